@@ -1,0 +1,154 @@
+// taquilla: one binary, one subcommand per component. Each subcommand is a thin main over
+// its library: parse flags into the typed Config, call, print, map errors to exit codes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/config.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "db/migrate.h"
+#include "db/pg.h"
+#include "seed/seed.h"
+#include "stack/endpoints.h"
+#include "stack/up.h"
+
+namespace {
+
+using namespace taquilla;
+
+struct CommonFlags {
+  std::string config_file;
+  std::vector<std::string> sets;
+  std::map<std::string, std::string> overrides;  // dedicated flags, by config key
+};
+
+// Registers a flag that sets a config key, e.g. --data-dir -> stack.data_dir.
+void KeyFlag(CLI::App* app, CommonFlags& flags, const std::string& flag, const std::string& key,
+             const std::string& help) {
+  app->add_option_function<std::string>(
+      flag, [&flags, key](const std::string& v) { flags.overrides[key] = v; }, help);
+}
+
+Result<Config> BuildConfig(const CommonFlags& flags) {
+  ConfigSources sources;
+  sources.file = flags.config_file;
+  sources.env = ProcessEnvironment();
+  for (const auto& s : flags.sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      return MakeError(ErrorCode::kInvalidArgument, "--set expects key=value, got '{}'", s);
+    }
+    sources.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  for (const auto& [k, v] : flags.overrides) sources.overrides.emplace_back(k, v);
+  return LoadConfig(sources);
+}
+
+int Fail(const std::string& command, const Error& e) {
+  std::fprintf(stderr, "taquilla %s: error: %s\n", command.c_str(), e.message.c_str());
+  return e.code == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+std::string SelfExe(const char* argv0) {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(argv0) : p.string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Taquilla: a ticket resale marketplace platform"};
+  app.require_subcommand(1);
+  CommonFlags flags;
+  app.add_option("--config", flags.config_file, "TOML configuration file");
+  app.add_option("--set", flags.sets, "Set a configuration key: --set section.key=value");
+  KeyFlag(&app, flags, "--data-dir", "stack.data_dir", "Data dir of the local stack");
+  KeyFlag(&app, flags, "--log-level", "log.level", "trace|debug|info|warn|error|off");
+
+  auto* up = app.add_subcommand("up", "Start, supervise and stop the whole local stack");
+  KeyFlag(up, flags, "--data-dir", "stack.data_dir", "Data dir (default var)");
+  KeyFlag(up, flags, "--port-base", "stack.port_base", "First port (default 7100)");
+  KeyFlag(up, flags, "--scale", "stack.scale", "demo|ticketbis|none (default demo)");
+  KeyFlag(up, flags, "--seed", "stack.seed", "Random seed of the demo data");
+
+  auto* migrate = app.add_subcommand("migrate", "Apply the database migrations");
+  KeyFlag(migrate, flags, "--data-dir", "stack.data_dir", "Find PostgreSQL in this stack");
+  KeyFlag(migrate, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+
+  auto* seed = app.add_subcommand("seed", "Load a generated marketplace into an empty database");
+  std::string seed_scale = "demo";
+  uint64_t seed_value = 1;
+  bool seed_force = false, seed_no_progress = false;
+  KeyFlag(seed, flags, "--data-dir", "stack.data_dir", "Find PostgreSQL in this stack");
+  KeyFlag(seed, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  seed->add_option("--scale", seed_scale, "demo|ticketbis");
+  seed->add_option("--seed", seed_value, "Random seed (same seed, same data)");
+  seed->add_flag("--force", seed_force, "Replace the marketplace data of a non-empty database");
+  seed->add_flag("--no-progress", seed_no_progress, "Do not draw a progress bar");
+
+  auto* config_cmd = app.add_subcommand("config", "Show the effective configuration or its keys");
+  config_cmd->require_subcommand(1);
+  auto* config_show = config_cmd->add_subcommand("show", "Print the effective configuration (TOML)");
+  auto* config_doc = config_cmd->add_subcommand("doc", "Print every key as a Markdown table");
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = BuildConfig(flags);
+  if (!config.ok()) return Fail(app.get_subcommands().front()->get_name(), config.error());
+  LogOptions log_options;
+  log_options.level = config->log.level;
+
+  if (up->parsed()) {
+    std::string dir = config->stack.data_dir;
+    if (Status s = MakeDirs(dir + "/logs"); !s.ok()) return Fail("up", s.error());
+    log_options.file = dir + "/logs/up.log";
+    InitLogging(log_options);
+    return stack::RunUp(*config, stack::UpOptions{SelfExe(argv[0])});
+  }
+  InitLogging(log_options);
+
+  if (migrate->parsed()) {
+    auto url = stack::ResolvePostgresUrl(*config);
+    if (!url.ok()) return Fail("migrate", url.error());
+    auto conn = db::Connection::Open(*url);
+    if (!conn.ok()) return Fail("migrate", conn.error());
+    auto report = db::Migrate(*conn);
+    if (!report.ok()) return Fail("migrate", report.error());
+    for (const auto& name : report->applied) std::printf("applied %s\n", name.c_str());
+    std::printf("%zu migrations applied, %d already applied\n", report->applied.size(),
+                report->already);
+    return 0;
+  }
+  if (seed->parsed()) {
+    // The scale is checked before anything else, so bad input changes nothing.
+    if (auto scale = seed::ScaleByName(seed_scale); !scale.ok()) return Fail("seed", scale.error());
+    auto url = stack::ResolvePostgresUrl(*config);
+    if (!url.ok()) return Fail("seed", url.error());
+    seed::SeedOptions options;
+    options.scale = seed_scale;
+    options.seed = seed_value;
+    options.force = seed_force;
+    options.progress = !seed_no_progress;
+    auto counts = seed::Seed(*url, options);
+    if (!counts.ok()) return Fail("seed", counts.error());
+    std::printf("%s", seed::FormatCounts(*counts).c_str());
+    return 0;
+  }
+  if (config_show->parsed()) {
+    std::printf("%s", RenderConfigToml(*config).c_str());
+    return 0;
+  }
+  if (config_doc->parsed()) {
+    std::printf("%s", RenderConfigDoc().c_str());
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,78 @@
+// Config: Taquilla's one typed configuration, shared by every subcommand.
+//
+// Sources apply in this order, each overriding the one before: built-in defaults, a TOML
+// file (`--config FILE` or TAQUILLA_CONFIG), environment variables
+// (TAQUILLA_<SECTION>_<KEY>, e.g. TAQUILLA_STACK_PORT_BASE), then flags (`--set
+// section.key=value` and the dedicated flags such as --data-dir). Unknown keys in any
+// source are rejected, and every value is validated. The option table (Options()) is the
+// single description of every key, its default and its meaning; `taquilla config doc`
+// prints it. A Config is a plain value: copy it freely, mutate it from one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace taquilla {
+
+struct Config {
+  struct Stack {
+    std::string data_dir = "var";
+    int port_base = 7100;
+    std::string scale = "demo";  // demo | ticketbis | none
+    int seed = 1;
+  } stack;
+  struct Postgres {
+    std::string url;  // empty: the stack's, from <data-dir>/endpoints.json
+    std::string bin_dir = "/usr/lib/postgresql/15/bin";
+    std::string max_slot_wal_keep_size = "4GB";
+    std::string user = "postgres";  // OS user the stack runs PostgreSQL as when root
+  } postgres;
+  struct Redis {
+    std::string master_url;   // empty: the stack's
+    std::string replica_url;  // empty: the stack's first replica
+    std::string prefix = "tq:";
+    std::string server_bin = "redis-server";
+  } redis;
+  struct Log {
+    std::string level = "info";
+  } log;
+};
+
+// One configuration key. `set` parses and validates a textual value into the Config;
+// `get` renders the current value as text.
+struct ConfigOption {
+  std::string key;          // "section.name"
+  std::string type;         // "string" | "int" | one of "a|b|c"
+  std::string description;
+  std::function<Status(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+const std::vector<ConfigOption>& ConfigOptions();
+
+struct ConfigSources {
+  std::string file;                                          // TOML file, optional
+  std::map<std::string, std::string> env;                    // the process environment
+  std::vector<std::pair<std::string, std::string>> overrides;  // key -> value, from flags
+};
+
+// Builds the Config from all sources; the error names the offending source and key.
+Result<Config> LoadConfig(const ConfigSources& sources);
+
+// The current process environment as a map.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// The environment variable name of a key: "stack.port_base" -> "TAQUILLA_STACK_PORT_BASE".
+std::string EnvNameOf(const std::string& key);
+
+// TOML rendering of `config` (every key), and a Markdown table documenting every key.
+std::string RenderConfigToml(const Config& config);
+std::string RenderConfigDoc();
+
+}  // namespace taquilla

@@ -1,0 +1,141 @@
+#include "db/pg.h"
+
+#include <charconv>
+
+namespace taquilla::db {
+
+int64_t PgResult::GetInt(int row, int col) const {
+  std::string_view v = Get(row, col);
+  int64_t out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
+}
+
+int64_t PgResult::affected() const {
+  if (!r_) return 0;
+  const char* n = PQcmdTuples(r_.get());
+  return n && *n ? std::stoll(n) : 0;
+}
+
+ErrorCode CodeForSqlState(std::string_view s) {
+  if (s.rfind("23", 0) == 0) return ErrorCode::kInvalidArgument;  // integrity violations
+  if (s.rfind("22", 0) == 0) return ErrorCode::kInvalidArgument;  // data exceptions
+  if (s == "40001" || s == "40P01" || s == "55P03") return ErrorCode::kConflict;
+  if (s.rfind("08", 0) == 0 || s == "57P01" || s == "57P03") return ErrorCode::kUnavailable;
+  if (s.rfind("42", 0) == 0) return ErrorCode::kInternal;
+  return ErrorCode::kInternal;
+}
+
+Result<Connection> Connection::Open(const std::string& url, std::chrono::seconds timeout) {
+  std::string conninfo = url;
+  std::string timeout_s = std::to_string(std::max<int64_t>(1, timeout.count()));
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), timeout_s.c_str(), "taquilla", nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (c == nullptr) return MakeError(ErrorCode::kUnavailable, "PostgreSQL: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(c);
+    PQfinish(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return MakeError(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: {}", msg);
+  }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  return Connection(c);
+}
+
+Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
+  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+  ErrorCode code = ErrorCode::kUnavailable;
+  if (state) code = CodeForSqlState(state);
+  else if (PQstatus(conn_.get()) == CONNECTION_OK) code = ErrorCode::kInternal;
+  if (r) PQclear(r);
+  return MakeError(code, "{}{}{}", state ? fmt::format("[{}] ", state) : "", msg,
+                   what.empty() ? "" : fmt::format(" ({})", what));
+}
+
+Result<PgResult> Connection::Exec(std::string_view sql) {
+  std::string s(sql);
+  PGresult* r = PQexec(conn_.get(), s.c_str());
+  auto st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+    return PgResult(r);
+  }
+  return ErrorFrom(r, "");
+}
+
+Result<PgResult> Connection::ExecParams(std::string_view sql, const std::vector<Param>& params) {
+  std::string s(sql);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = PQexecParams(conn_.get(), s.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
+  auto st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return PgResult(r);
+  return ErrorFrom(r, "");
+}
+
+Status Connection::CopyBegin(std::string_view copy_sql) {
+  std::string s(copy_sql);
+  PGresult* r = PQexec(conn_.get(), s.c_str());
+  if (PQresultStatus(r) == PGRES_COPY_IN) {
+    PQclear(r);
+    return Ok();
+  }
+  return ErrorFrom(r, copy_sql);
+}
+
+Status Connection::CopyPut(std::string_view data) {
+  if (PQputCopyData(conn_.get(), data.data(), static_cast<int>(data.size())) != 1) {
+    return ErrorFrom(nullptr, "COPY");
+  }
+  return Ok();
+}
+
+Status Connection::CopyEnd() {
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1) return ErrorFrom(nullptr, "COPY end");
+  Status status;
+  while (PGresult* r = PQgetResult(conn_.get())) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      status = ErrorFrom(r, "COPY");
+    } else {
+      PQclear(r);
+    }
+  }
+  return status;
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(std::string_view value) {
+  std::string out = "E'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+void AppendCopyValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+}  // namespace taquilla::db

@@ -1,0 +1,81 @@
+// A thin libpq adapter: one PostgreSQL connection with Result errors, parameterised
+// queries and COPY FROM STDIN streaming. A Connection is owned by one thread at a time
+// (libpq connections are not thread-safe); move it, don't share it.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace taquilla::db {
+
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
+
+  int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  int cols() const { return r_ ? PQnfields(r_.get()) : 0; }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) == 1; }
+  std::string_view Get(int row, int col) const {
+    return {PQgetvalue(r_.get(), row, col),
+            static_cast<size_t>(PQgetlength(r_.get(), row, col))};
+  }
+  std::string GetString(int row, int col) const { return std::string(Get(row, col)); }
+  int64_t GetInt(int row, int col) const;
+  // Rows changed by an INSERT/UPDATE/DELETE.
+  int64_t affected() const;
+
+ private:
+  std::shared_ptr<PGresult> r_;
+};
+
+using Param = std::optional<std::string>;  // nullopt is SQL NULL
+
+class Connection {
+ public:
+  // Connects to a libpq URL or keyword string, failing after `timeout`.
+  static Result<Connection> Open(const std::string& url,
+                                 std::chrono::seconds timeout = std::chrono::seconds(10));
+
+  Connection(Connection&&) noexcept = default;
+  Connection& operator=(Connection&&) noexcept = default;
+
+  // Runs one or more statements with no parameters; returns the last result.
+  Result<PgResult> Exec(std::string_view sql);
+  // Runs one statement with text parameters $1..$n.
+  Result<PgResult> ExecParams(std::string_view sql, const std::vector<Param>& params);
+
+  // COPY ... FROM STDIN: Begin, Put any number of chunks, then End (which reports errors
+  // such as constraint violations).
+  Status CopyBegin(std::string_view copy_sql);
+  Status CopyPut(std::string_view data);
+  Status CopyEnd();
+
+  PGconn* raw() { return conn_.get(); }
+
+ private:
+  explicit Connection(PGconn* c) : conn_(c, &PQfinish) {}
+  Error ErrorFrom(PGresult* r, std::string_view what);
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+};
+
+// The SQLSTATE of a failed statement is kept in the message as "[23514]"; this returns
+// the error code a constraint violation maps to.
+ErrorCode CodeForSqlState(std::string_view sqlstate);
+
+// Quotes an identifier or a literal for SQL text built by the program itself.
+std::string QuoteIdent(std::string_view name);
+std::string QuoteLiteral(std::string_view value);
+
+// Escapes a value for COPY's text format (backslash, tab, newline, CR).
+void AppendCopyValue(std::string& out, std::string_view value);
+
+}  // namespace taquilla::db

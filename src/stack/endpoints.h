@@ -1,0 +1,44 @@
+// Endpoints: where each service of a running stack listens. `taquilla up` writes them to
+// <data-dir>/endpoints.json; every CLI command given --data-dir reads them to find the
+// stack. Plain value type.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/result.h"
+
+namespace taquilla::stack {
+
+// Fixed offsets from stack.port_base; the README documents them.
+struct PortOffsets {
+  static constexpr int kPublic = 0;
+  static constexpr int kSecure = 1;
+  static constexpr int kSyncMetrics = 2;
+  static constexpr int kRead = 10;  // read server i listens on kRead + i
+  static constexpr int kPostgres = 20;
+  static constexpr int kRedisMaster = 21;
+  static constexpr int kRedisReplica = 22;  // replica i on kRedisReplica + i
+};
+
+struct Endpoints {
+  std::optional<std::string> public_url;  // HAProxy, once the read servers land
+  std::optional<std::string> secure_url;
+  std::vector<std::string> read_urls;
+  std::string postgres;
+  std::string redis_master;
+  std::vector<std::string> redis_replicas;
+};
+
+std::string EndpointsPath(const std::string& data_dir);
+std::string ToJson(const Endpoints& e);
+Result<Endpoints> ParseEndpoints(const std::string& json);
+// Reads <data-dir>/endpoints.json; a clear error when the stack is not running there.
+Result<Endpoints> LoadEndpoints(const std::string& data_dir);
+
+// The PostgreSQL URL a command should use: postgres.url if set, else the stack's.
+Result<std::string> ResolvePostgresUrl(const Config& config);
+
+}  // namespace taquilla::stack

@@ -1,0 +1,366 @@
+#include "stack/up.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "common/files.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/process.h"
+#include "db/migrate.h"
+#include "db/pg.h"
+#include "stack/endpoints.h"
+#include "stack/servers.h"
+
+namespace taquilla::stack {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kStartTimeout{60'000};
+constexpr milliseconds kMinBackoff{500};
+constexpr milliseconds kMaxBackoff{30'000};
+constexpr std::chrono::seconds kHealthyRun{60};
+
+struct Service {
+  std::string name;
+  int port = 0;
+  std::function<Result<SpawnOptions>()> command;
+  std::function<Status(pid_t)> wait_ready;
+  int stop_signal = SIGTERM;
+  milliseconds stop_grace{15'000};
+
+  pid_t pid = 0;
+  int restarts = 0;
+  milliseconds backoff = kMinBackoff;
+  Clock::time_point started_at;
+  std::optional<Clock::time_point> restart_at;
+};
+
+class Supervisor {
+ public:
+  Supervisor(const Config& config, const UpOptions& options)
+      : config_(config), options_(options), log_(Logger("up")) {}
+
+  int Run();
+
+ private:
+  Status Start();
+  Status StartService(Service& s, bool wait);
+  Status Seed();
+  void Supervise();
+  void OnChildExit(pid_t pid, int status);
+  void StopAll();
+  void WriteState();
+  bool StopRequested();
+  std::string LogPath(const std::string& name) const { return data_dir_ + "/logs/" + name + ".log"; }
+
+  const Config& config_;
+  const UpOptions& options_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::string data_dir_;
+  std::vector<Service> services_;
+  Endpoints endpoints_;
+  int lock_fd_ = -1;
+  bool stopping_ = false;
+  sigset_t signals_;
+};
+
+bool Supervisor::StopRequested() {
+  if (stopping_) return true;
+  sigset_t pending;
+  sigpending(&pending);
+  if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) ||
+      sigismember(&pending, SIGHUP)) {
+    stopping_ = true;
+  }
+  return stopping_;
+}
+
+Status Supervisor::StartService(Service& s, bool wait) {
+  TQ_ASSIGN_OR_RETURN(SpawnOptions spawn, s.command());
+  spawn.log_file = LogPath(s.name);
+  TQ_ASSIGN_OR_RETURN(s.pid, Spawn(spawn));
+  s.started_at = Clock::now();
+  s.restart_at.reset();
+  log_->info("started {} (pid {}, port {})", s.name, s.pid, s.port);
+  if (wait && s.wait_ready) {
+    Status ready = s.wait_ready(s.pid);
+    if (!ready.ok()) {
+      return ready.error().Wrap(fmt::format("{} did not start; see {}", s.name, LogPath(s.name)));
+    }
+  }
+  WriteState();
+  return Ok();
+}
+
+Status Supervisor::Start() {
+  const int base = config_.stack.port_base;
+  std::error_code ec;
+  data_dir_ = fs::absolute(config_.stack.data_dir, ec).lexically_normal().string();
+  if (!data_dir_.empty() && data_dir_.back() == '/') data_dir_.pop_back();
+  TQ_RETURN_IF_ERROR(MakeDirs(data_dir_, 0755));
+  TQ_RETURN_IF_ERROR(MakeDirs(data_dir_ + "/logs", 0755));
+
+  // One supervisor per data dir.
+  std::string lock_path = data_dir_ + "/up.lock";
+  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    auto holder = ReadFile(lock_path);
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "another `taquilla up` is running on data dir {} (pid {})", data_dir_,
+                     holder.ok() ? *holder : "?");
+  }
+  std::string me = std::to_string(getpid());
+  if (ftruncate(lock_fd_, 0) != 0 || write(lock_fd_, me.data(), me.size()) < 0) {
+    log_->warn("cannot record pid in {}", lock_path);
+  }
+
+  PostgresOptions pg;
+  pg.dir = data_dir_ + "/postgres";
+  pg.port = base + PortOffsets::kPostgres;
+  pg.bin_dir = config_.postgres.bin_dir;
+  pg.os_user = config_.postgres.user;
+  pg.max_slot_wal_keep_size = config_.postgres.max_slot_wal_keep_size;
+
+  RedisOptions master;
+  master.dir = data_dir_ + "/redis-master";
+  master.port = base + PortOffsets::kRedisMaster;
+  master.server_bin = config_.redis.server_bin;
+  RedisOptions replica = master;
+  replica.dir = data_dir_ + "/redis-replica-0";
+  replica.port = base + PortOffsets::kRedisReplica;
+  replica.replica_of_port = master.port;
+  replica.append_only = false;  // it resynchronises from the master
+
+  services_.push_back(Service{
+      .name = "postgres",
+      .port = pg.port,
+      .command = [pg]() -> Result<SpawnOptions> {
+        TQ_RETURN_IF_ERROR(PreparePostgres(pg));
+        return PostgresCommand(pg);
+      },
+      .wait_ready = [port = pg.port](pid_t pid) { return WaitPostgresReady(port, pid, kStartTimeout); },
+      .stop_signal = SIGINT,  // fast shutdown: roll back sessions, checkpoint, exit
+      .stop_grace = milliseconds(60'000)});
+  services_.push_back(Service{
+      .name = "redis-master",
+      .port = master.port,
+      .command = [master]() -> Result<SpawnOptions> {
+        TQ_RETURN_IF_ERROR(PrepareRedis(master));
+        return RedisCommand(master);
+      },
+      .wait_ready = [port = master.port](pid_t pid) {
+        return WaitRedisReady(port, false, pid, kStartTimeout);
+      }});
+  services_.push_back(Service{
+      .name = "redis-replica-0",
+      .port = replica.port,
+      .command = [replica]() -> Result<SpawnOptions> {
+        TQ_RETURN_IF_ERROR(PrepareRedis(replica));
+        return RedisCommand(replica);
+      },
+      .wait_ready = [port = replica.port](pid_t pid) {
+        return WaitRedisReady(port, true, pid, kStartTimeout);
+      }});
+
+  for (const auto& s : services_) {
+    Status free = CheckPortFree("127.0.0.1", s.port);
+    if (!free.ok()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "cannot start {}: port {} on 127.0.0.1 is already in use; stop what uses "
+                       "it or choose another --port-base",
+                       s.name, s.port);
+    }
+  }
+
+  endpoints_.postgres = PostgresUrl(pg.port);
+  endpoints_.redis_master = RedisUrl(master.port);
+  endpoints_.redis_replicas = {RedisUrl(replica.port)};
+
+  TQ_RETURN_IF_ERROR(StartService(services_[0], true));
+  if (StopRequested()) return Ok();
+  TQ_RETURN_IF_ERROR(EnsureDatabase(pg.port));
+  {
+    TQ_ASSIGN_OR_RETURN(db::Connection conn, db::Connection::Open(endpoints_.postgres));
+    auto report = db::Migrate(conn);
+    if (!report.ok()) return report.error();
+    log_->info("migrations: {} applied now, {} already", report->applied.size(), report->already);
+  }
+  for (size_t i = 1; i < services_.size() && !StopRequested(); ++i) {
+    TQ_RETURN_IF_ERROR(StartService(services_[i], true));
+  }
+  if (StopRequested()) return Ok();
+  TQ_RETURN_IF_ERROR(Seed());
+  if (StopRequested()) return Ok();
+
+  TQ_RETURN_IF_ERROR(WriteFileAtomic(EndpointsPath(data_dir_), ToJson(endpoints_)));
+  std::string replicas;
+  for (const auto& r : endpoints_.redis_replicas) replicas += " " + r;
+  fmt::print(
+      "Taquilla stack is up (data dir {}):\n"
+      "  postgres        {}\n"
+      "  redis master    {}\n"
+      "  redis replicas {}\n"
+      "  endpoints       {}\n"
+      "  logs            {}/logs/\n"
+      "Press Ctrl-C to stop.\n",
+      data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas, EndpointsPath(data_dir_),
+      data_dir_);
+  std::fflush(stdout);
+  return Ok();
+}
+
+Status Supervisor::Seed() {
+  if (config_.stack.scale == "none") return Ok();
+  TQ_ASSIGN_OR_RETURN(db::Connection conn, db::Connection::Open(endpoints_.postgres));
+  TQ_ASSIGN_OR_RETURN(db::PgResult r, conn.Exec("SELECT EXISTS (SELECT 1 FROM sites)"));
+  if (r.GetString(0, 0) == "t") {
+    log_->info("database already holds data; not seeding");
+    return Ok();
+  }
+  log_->info("seeding the {} scale", config_.stack.scale);
+  SpawnOptions seed;
+  seed.argv = {options_.self_exe, "seed", "--postgres-url", endpoints_.postgres, "--scale",
+               config_.stack.scale, "--seed", std::to_string(config_.stack.seed)};
+  seed.log_file = "";  // inherit: the progress bar and counts go to the terminal
+  TQ_ASSIGN_OR_RETURN(pid_t pid, Spawn(seed));
+  while (true) {
+    if (auto status = TryReap(pid)) {
+      if (*status != 0) {
+        return MakeError(ErrorCode::kInternal, "seeding failed (exit status {})", *status);
+      }
+      return Ok();
+    }
+    if (StopRequested()) {
+      StopProcess(pid, SIGTERM, milliseconds(10'000));
+      return Ok();
+    }
+    // Wait for SIGCHLD (or a stop signal) rather than sleeping blindly.
+    timespec ts{0, 100'000'000};
+    sigset_t wait_for;
+    sigemptyset(&wait_for);
+    sigaddset(&wait_for, SIGCHLD);
+    sigtimedwait(&wait_for, nullptr, &ts);
+  }
+}
+
+void Supervisor::WriteState() {
+  boost::json::object state;
+  state["pid"] = getpid();
+  boost::json::object services;
+  for (const auto& s : services_) {
+    boost::json::object o;
+    o["pid"] = s.pid;
+    o["port"] = s.port;
+    o["restarts"] = s.restarts;
+    o["log"] = LogPath(s.name);
+    services[s.name] = std::move(o);
+  }
+  state["services"] = std::move(services);
+  Status st = WriteFileAtomic(data_dir_ + "/state.json", boost::json::serialize(state) + "\n");
+  if (!st.ok()) log_->warn("{}", st.error().message);
+}
+
+void Supervisor::OnChildExit(pid_t pid, int status) {
+  for (auto& s : services_) {
+    if (s.pid != pid) continue;
+    s.pid = 0;
+    if (stopping_) return;
+    auto ran = Clock::now() - s.started_at;
+    if (ran >= kHealthyRun) s.backoff = kMinBackoff;
+    log_->error("{} exited with status {} after {} ms; restarting in {} ms (see {})", s.name,
+                status, std::chrono::duration_cast<milliseconds>(ran).count(), s.backoff.count(),
+                LogPath(s.name));
+    s.restart_at = Clock::now() + s.backoff;
+    s.backoff = std::min(s.backoff * 2, kMaxBackoff);
+    ++s.restarts;
+    WriteState();
+    return;
+  }
+}
+
+void Supervisor::Supervise() {
+  while (!stopping_) {
+    // Sleep until a signal arrives or the next restart is due.
+    auto next = Clock::now() + std::chrono::seconds(1);
+    for (const auto& s : services_) {
+      if (s.restart_at && *s.restart_at < next) next = *s.restart_at;
+    }
+    auto wait = std::max(Clock::duration::zero(), next - Clock::now());
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    int sig = sigtimedwait(&signals_, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      log_->info("received {}; stopping", strsignal(sig));
+      stopping_ = true;
+      break;
+    }
+    for (auto& s : services_) {
+      if (s.pid == 0) continue;
+      if (auto status = TryReap(s.pid)) OnChildExit(s.pid, *status);
+    }
+    for (auto& s : services_) {
+      if (s.pid == 0 && s.restart_at && Clock::now() >= *s.restart_at) {
+        Status st = StartService(s, false);
+        if (!st.ok()) {
+          log_->error("restarting {} failed: {}", s.name, st.error().message);
+          s.restart_at = Clock::now() + s.backoff;
+          s.backoff = std::min(s.backoff * 2, kMaxBackoff);
+        }
+      }
+    }
+  }
+}
+
+void Supervisor::StopAll() {
+  stopping_ = true;
+  std::error_code ec;
+  if (!data_dir_.empty()) fs::remove(EndpointsPath(data_dir_), ec);
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
+    if (it->pid == 0) continue;
+    int status = StopProcess(it->pid, it->stop_signal, it->stop_grace);
+    log_->info("stopped {} (status {})", it->name, status);
+    it->pid = 0;
+  }
+  if (!data_dir_.empty()) fs::remove(data_dir_ + "/state.json", ec);
+}
+
+int Supervisor::Run() {
+  sigemptyset(&signals_);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals_, s);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+
+  Status started = Start();
+  if (!started.ok()) {
+    log_->error("{}", started.error().message);
+    StopAll();
+    return 1;
+  }
+  if (!stopping_) Supervise();
+  StopAll();
+  log_->info("stack stopped");
+  return 0;
+}
+
+}  // namespace
+
+int RunUp(const Config& config, const UpOptions& options) {
+  Supervisor supervisor(config, options);
+  return supervisor.Run();
+}
+
+}  // namespace taquilla::stack
