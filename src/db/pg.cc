@@ -45,14 +45,15 @@ Result<Connection> Connection::Open(const std::string& url, std::chrono::seconds
 
 Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state_field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state = state_field ? state_field : "";
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   ErrorCode code = ErrorCode::kUnavailable;
-  if (state) code = CodeForSqlState(state);
+  if (!state.empty()) code = CodeForSqlState(state);
   else if (PQstatus(conn_.get()) == CONNECTION_OK) code = ErrorCode::kInternal;
   if (r) PQclear(r);
-  return MakeError(code, "{}{}{}", state ? fmt::format("[{}] ", state) : "", msg,
+  return MakeError(code, "{}{}{}", state.empty() ? "" : fmt::format("[{}] ", state), msg,
                    what.empty() ? "" : fmt::format(" ({})", what));
 }
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <thread>
 
@@ -95,6 +96,24 @@ Status PreparePostgres(const PostgresOptions& o) {
   TQ_RETURN_IF_ERROR(ChownTree(o.dir + "/taquilla.conf", o.os_user));
   TQ_RETURN_IF_ERROR(ChownTree(o.dir + "/postgresql.conf", o.os_user));
   return Ok();
+}
+
+Result<std::string> ClusterDirFor(const std::string& data_dir, const std::string& os_user) {
+  std::string inside = data_dir + "/postgres";
+  if (!RunningAsRoot()) return inside;
+  if (fs::is_symlink(inside)) return fs::read_symlink(inside).string();
+  auto probe = RunCapture({"test", "-x", data_dir}, os_user);
+  if (probe.ok() && probe->status == 0) return inside;
+  std::string name;
+  for (char c : data_dir) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  std::string outside = "/var/lib/taquilla/clusters/" + name;
+  TQ_RETURN_IF_ERROR(MakeDirs("/var/lib/taquilla/clusters", 0755));
+  std::error_code ec;
+  fs::create_directory_symlink(outside, inside, ec);
+  if (ec) return MakeError(ErrorCode::kUnavailable, "cannot link {}: {}", inside, ec.message());
+  Logger("stack")->info("the {} user cannot enter {}; its cluster lives in {}", os_user, data_dir,
+                        outside);
+  return outside;
 }
 
 SpawnOptions PostgresCommand(const PostgresOptions& o) {

@@ -33,6 +33,10 @@ inline constexpr const char* kRole = "taquilla";
 // postgresql.conf includes. Fails with a clear message if the OS user cannot reach `dir`.
 Status PreparePostgres(const PostgresOptions& options);
 SpawnOptions PostgresCommand(const PostgresOptions& options);
+// Where the cluster of a stack whose data dir is `data_dir` lives: <data-dir>/postgres
+// when the PostgreSQL OS user can enter the data dir; otherwise (a data dir under /root,
+// say) /var/lib/taquilla/clusters/<path-derived name>, linked from <data-dir>/postgres.
+Result<std::string> ClusterDirFor(const std::string& data_dir, const std::string& os_user);
 std::string PostgresUrl(int port, const std::string& database = kDatabase);
 // Polls until PostgreSQL accepts connections, `pid` exits, or the deadline passes.
 Status WaitPostgresReady(int port, pid_t pid, std::chrono::milliseconds timeout);

@@ -130,7 +130,7 @@ Status Supervisor::Start() {
   }
 
   PostgresOptions pg;
-  pg.dir = data_dir_ + "/postgres";
+  TQ_ASSIGN_OR_RETURN(pg.dir, ClusterDirFor(data_dir_, config_.postgres.user));
   pg.port = base + PortOffsets::kPostgres;
   pg.bin_dir = config_.postgres.bin_dir;
   pg.os_user = config_.postgres.user;
