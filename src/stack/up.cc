@@ -75,6 +75,7 @@ class Supervisor {
   std::vector<Service> services_;
   Endpoints endpoints_;
   int lock_fd_ = -1;
+  bool owns_data_dir_ = false;  // holds the lock: may write and remove the stack's files
   bool stopping_ = false;
   sigset_t signals_;
 };
@@ -124,6 +125,7 @@ Status Supervisor::Start() {
                      "another `taquilla up` is running on data dir {} (pid {})", data_dir_,
                      holder.ok() ? *holder : "?");
   }
+  owns_data_dir_ = true;
   std::string me = std::to_string(getpid());
   if (ftruncate(lock_fd_, 0) != 0 || write(lock_fd_, me.data(), me.size()) < 0) {
     log_->warn("cannot record pid in {}", lock_path);
@@ -329,14 +331,14 @@ void Supervisor::Supervise() {
 void Supervisor::StopAll() {
   stopping_ = true;
   std::error_code ec;
-  if (!data_dir_.empty()) fs::remove(EndpointsPath(data_dir_), ec);
+  if (owns_data_dir_) fs::remove(EndpointsPath(data_dir_), ec);
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
     if (it->pid == 0) continue;
     int status = StopProcess(it->pid, it->stop_signal, it->stop_grace);
     log_->info("stopped {} (status {})", it->name, status);
     it->pid = 0;
   }
-  if (!data_dir_.empty()) fs::remove(data_dir_ + "/state.json", ec);
+  if (owns_data_dir_) fs::remove(data_dir_ + "/state.json", ec);
 }
 
 int Supervisor::Run() {
