@@ -34,7 +34,9 @@ chmod 755 "$WORK"
 PG_PID=""
 cleanup() {
   if [[ -n "$PG_PID" ]]; then
-    kill "$PG_PID" 2>/dev/null || true
+    # runuser does not pass signals on: stop the postmaster itself.
+    as_postgres "$PG_BIN/pg_ctl" -D "$WORK/data" stop -m fast -w >/dev/null 2>&1 ||
+      kill "$PG_PID" 2>/dev/null || true
     wait "$PG_PID" 2>/dev/null || true
   fi
   rm -rf "$WORK"

@@ -264,7 +264,9 @@ std::string RenderConfigDoc() {
   std::string out = "| key | environment | type | default | meaning |\n|---|---|---|---|---|\n";
   for (const auto& o : ConfigOptions()) {
     std::string def = o.get(defaults);
-    out += fmt::format("| `{}` | `{}` | {} | `{}` | {} |\n", o.key, EnvNameOf(o.key), o.type,
+    std::string type;
+    for (char ch : o.type) type += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    out += fmt::format("| `{}` | `{}` | {} | `{}` | {} |\n", o.key, EnvNameOf(o.key), type,
                        def.empty() ? "\"\"" : def, o.description);
   }
   return out;

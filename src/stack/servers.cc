@@ -168,7 +168,10 @@ SpawnOptions RedisCommand(const RedisOptions& o) {
   s.argv = {o.server_bin, "--port", std::to_string(o.port), "--bind", "127.0.0.1",
             "--dir", o.dir, "--daemonize", "no", "--save", "", "--logfile", "",
             "--appendonly", o.append_only ? "yes" : "no", "--protected-mode", "yes"};
-  if (o.replica_of_port != 0) {
+  if (o.replica_of_port == 0) {
+    // Replicas (re)synchronise at once instead of after the default 5 s batching delay.
+    s.argv.insert(s.argv.end(), {"--repl-diskless-sync-delay", "0"});
+  } else {
     s.argv.insert(s.argv.end(), {"--replicaof", "127.0.0.1", std::to_string(o.replica_of_port),
                                  "--replica-read-only", "yes"});
   }
