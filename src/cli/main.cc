@@ -2,13 +2,12 @@
 // its library: parse flags into the typed Config, call, print, map errors to exit codes.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "common/config.h"
 #include "common/files.h"
@@ -96,7 +95,8 @@ int main(int argc, char** argv) {
 
   auto* config_cmd = app.add_subcommand("config", "Show the effective configuration or its keys");
   config_cmd->require_subcommand(1);
-  auto* config_show = config_cmd->add_subcommand("show", "Print the effective configuration (TOML)");
+  auto* config_show =
+      config_cmd->add_subcommand("show", "Print the effective configuration (TOML)");
   auto* config_doc = config_cmd->add_subcommand("doc", "Print every key as a Markdown table");
 
   CLI11_PARSE(app, argc, argv);

@@ -1,11 +1,11 @@
 #include "common/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/log.h"
 
@@ -97,43 +97,55 @@ Status CheckNonEmpty(const std::string& v) {
 const std::vector<ConfigOption>& ConfigOptions() {
   static const std::vector<ConfigOption> kOptions = [] {
     std::vector<ConfigOption> o;
-    o.push_back(StringOpt("stack.data_dir", "Directory holding the local stack's data, logs and endpoints.json",
-                          [](Config& c) { return &c.stack.data_dir; }, CheckNonEmpty));
-    o.push_back(IntOpt("stack.port_base",
-                       "First port of the local stack; each service is port_base plus a fixed offset",
-                       1024, 65000, [](Config& c) { return &c.stack.port_base; }));
+    o.push_back(StringOpt(
+        "stack.data_dir", "Directory holding the local stack's data, logs and endpoints.json",
+        [](Config& c) { return &c.stack.data_dir; }, CheckNonEmpty));
+    o.push_back(
+        IntOpt("stack.port_base",
+               "First port of the local stack; each service is port_base plus a fixed offset", 1024,
+               65000, [](Config& c) { return &c.stack.port_base; }));
     o.push_back(EnumOpt("stack.scale", "Seed data `taquilla up` loads into an empty database",
-                        {"demo", "ticketbis", "none"},
-                        [](Config& c) { return &c.stack.scale; }));
+                        {"demo", "ticketbis", "none"}, [](Config& c) { return &c.stack.scale; }));
     o.push_back(IntOpt("stack.seed", "Random seed of the generated data", 0, 1'000'000'000,
                        [](Config& c) { return &c.stack.seed; }));
-    o.push_back(StringOpt("postgres.url",
-                          "PostgreSQL connection URL; empty means the local stack's (endpoints.json)",
-                          [](Config& c) { return &c.postgres.url; },
-                          [](const std::string& v) { return CheckUrl(v, {"postgres", "postgresql"}); }));
-    o.push_back(StringOpt("postgres.bin_dir", "Directory of initdb and postgres for the local stack",
-                          [](Config& c) { return &c.postgres.bin_dir; }, CheckNonEmpty));
-    o.push_back(StringOpt("postgres.max_slot_wal_keep_size",
-                          "Most WAL a replication slot may hold back before PostgreSQL drops it",
-                          [](Config& c) { return &c.postgres.max_slot_wal_keep_size; },
-                          CheckNonEmpty));
-    o.push_back(StringOpt("postgres.user", "OS user that runs PostgreSQL when the stack starts as root",
-                          [](Config& c) { return &c.postgres.user; }, CheckNonEmpty));
-    o.push_back(StringOpt("redis.master_url", "Redis master URL; empty means the local stack's", [](Config& c) { return &c.redis.master_url; },
-                          [](const std::string& v) { return CheckUrl(v, {"redis"}); }));
-    o.push_back(StringOpt("redis.replica_url", "Redis replica URL read servers use; empty means the local stack's",
-                          [](Config& c) { return &c.redis.replica_url; },
-                          [](const std::string& v) { return CheckUrl(v, {"redis"}); }));
-    o.push_back(StringOpt("redis.prefix", "Prefix of every Redis key Taquilla writes", [](Config& c) { return &c.redis.prefix; },
-                          [](const std::string& v) -> Status {
-                            if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos) {
-                              return MakeError(ErrorCode::kInvalidArgument,
-                                               "must be non-empty without spaces");
-                            }
-                            return Ok();
-                          }));
-    o.push_back(StringOpt("redis.server_bin", "redis-server executable for the local stack", [](Config& c) { return &c.redis.server_bin; }, CheckNonEmpty));
-    o.push_back(EnumOpt("log.level", "Log level", {"trace", "debug", "info", "warn", "error", "off"},
+    o.push_back(StringOpt(
+        "postgres.url", "PostgreSQL connection URL; empty means the local stack's (endpoints.json)",
+        [](Config& c) { return &c.postgres.url; },
+        [](const std::string& v) {
+          return CheckUrl(v, {"postgres", "postgresql"});
+        }));
+    o.push_back(StringOpt(
+        "postgres.bin_dir", "Directory of initdb and postgres for the local stack",
+        [](Config& c) { return &c.postgres.bin_dir; }, CheckNonEmpty));
+    o.push_back(StringOpt(
+        "postgres.max_slot_wal_keep_size",
+        "Most WAL a replication slot may hold back before PostgreSQL drops it",
+        [](Config& c) { return &c.postgres.max_slot_wal_keep_size; }, CheckNonEmpty));
+    o.push_back(StringOpt(
+        "postgres.user", "OS user that runs PostgreSQL when the stack starts as root",
+        [](Config& c) { return &c.postgres.user; }, CheckNonEmpty));
+    o.push_back(StringOpt(
+        "redis.master_url", "Redis master URL; empty means the local stack's",
+        [](Config& c) { return &c.redis.master_url; },
+        [](const std::string& v) { return CheckUrl(v, {"redis"}); }));
+    o.push_back(StringOpt(
+        "redis.replica_url", "Redis replica URL read servers use; empty means the local stack's",
+        [](Config& c) { return &c.redis.replica_url; },
+        [](const std::string& v) { return CheckUrl(v, {"redis"}); }));
+    o.push_back(StringOpt(
+        "redis.prefix", "Prefix of every Redis key Taquilla writes",
+        [](Config& c) { return &c.redis.prefix; },
+        [](const std::string& v) -> Status {
+          if (v.empty() || v.find_first_of(" \t\r\n") != std::string::npos) {
+            return MakeError(ErrorCode::kInvalidArgument, "must be non-empty without spaces");
+          }
+          return Ok();
+        }));
+    o.push_back(StringOpt(
+        "redis.server_bin", "redis-server executable for the local stack",
+        [](Config& c) { return &c.redis.server_bin; }, CheckNonEmpty));
+    o.push_back(EnumOpt("log.level", "Log level",
+                        {"trace", "debug", "info", "warn", "error", "off"},
                         [](Config& c) { return &c.log.level; }));
     return o;
   }();
@@ -178,14 +190,15 @@ Status ApplyFile(const std::string& path, Config& config) {
   for (const auto& [section, node] : table) {
     const auto* sub = node.as_table();
     if (sub == nullptr) {
-      return MakeError(ErrorCode::kInvalidArgument, "config file {}: '{}' must be a [section]", path,
-                       section.str());
+      return MakeError(ErrorCode::kInvalidArgument, "config file {}: '{}' must be a [section]",
+                       path, section.str());
     }
     for (const auto& [name, value] : *sub) {
       std::string key = fmt::format("{}.{}", section.str(), name.str());
       const ConfigOption* opt = FindOption(key);
       if (opt == nullptr) {
-        return MakeError(ErrorCode::kInvalidArgument, "config file {}: unknown key '{}'", path, key);
+        return MakeError(ErrorCode::kInvalidArgument, "config file {}: unknown key '{}'", path,
+                         key);
       }
       std::string text;
       if (auto s = value.value<std::string>(); s && value.is_string()) {
@@ -231,7 +244,8 @@ Result<Config> LoadConfig(const ConfigSources& sources) {
 
   for (const auto& [key, value] : sources.overrides) {
     const ConfigOption* opt = FindOption(key);
-    if (opt == nullptr) return MakeError(ErrorCode::kInvalidArgument, "unknown config key '{}'", key);
+    if (opt == nullptr)
+      return MakeError(ErrorCode::kInvalidArgument, "unknown config key '{}'", key);
     TQ_RETURN_IF_ERROR(opt->set(config, value));
   }
   return config;

@@ -47,8 +47,8 @@ struct Config {
 // One configuration key. `set` parses and validates a textual value into the Config;
 // `get` renders the current value as text.
 struct ConfigOption {
-  std::string key;          // "section.name"
-  std::string type;         // "string" | "int" | one of "a|b|c"
+  std::string key;   // "section.name"
+  std::string type;  // "string" | "int" | one of "a|b|c"
   std::string description;
   std::function<Status(Config&, const std::string&)> set;
   std::function<std::string(const Config&)> get;
@@ -57,8 +57,8 @@ struct ConfigOption {
 const std::vector<ConfigOption>& ConfigOptions();
 
 struct ConfigSources {
-  std::string file;                                          // TOML file, optional
-  std::map<std::string, std::string> env;                    // the process environment
+  std::string file;                                            // TOML file, optional
+  std::map<std::string, std::string> env;                      // the process environment
   std::vector<std::pair<std::string, std::string>> overrides;  // key -> value, from flags
 };
 

@@ -1,9 +1,9 @@
 #include "common/config.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 namespace taquilla {
 namespace {
@@ -26,7 +26,8 @@ TEST(ConfigTest, DefaultsAreValid) {
 }
 
 TEST(ConfigTest, LaterSourcesOverrideEarlier) {
-  std::string file = WriteTemp("[stack]\nport_base = 8000\ndata_dir = \"/srv/tq\"\n[log]\nlevel = \"debug\"\n");
+  std::string file =
+      WriteTemp("[stack]\nport_base = 8000\ndata_dir = \"/srv/tq\"\n[log]\nlevel = \"debug\"\n");
   ConfigSources s;
   s.file = file;
   s.env = {{"TAQUILLA_STACK_PORT_BASE", "9000"}, {"HOME", "/root"}};

@@ -23,7 +23,8 @@ Status WriteFileAtomic(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return MakeError(ErrorCode::kUnavailable, "cannot write {}: {}", tmp, std::strerror(errno));
+    if (!out)
+      return MakeError(ErrorCode::kUnavailable, "cannot write {}: {}", tmp, std::strerror(errno));
     out << content;
     if (!out.flush()) return MakeError(ErrorCode::kUnavailable, "cannot write {}", tmp);
   }
@@ -41,7 +42,8 @@ Status MakeDirs(const std::string& path, unsigned mode) {
     cur /= part;
     if (std::filesystem::exists(cur, ec)) continue;
     std::filesystem::create_directory(cur, ec);
-    if (ec) return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", cur.string(), ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", cur.string(), ec.message());
     std::filesystem::permissions(cur, static_cast<std::filesystem::perms>(mode),
                                  std::filesystem::perm_options::replace, ec);
   }

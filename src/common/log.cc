@@ -1,10 +1,10 @@
 #include "common/log.h"
 
-#include <mutex>
-#include <vector>
-
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <mutex>
+#include <vector>
 
 namespace taquilla {
 namespace {
@@ -41,7 +41,8 @@ void InitLogging(const LogOptions& options) {
   Registry& r = Reg();
   std::lock_guard lock(r.mu);
   r.sinks.clear();
-  if (options.stderr_sink) r.sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (options.stderr_sink)
+    r.sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (!options.file.empty()) {
     r.sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
   }

@@ -2,11 +2,11 @@
 // the sinks set up once by InitLogging. Loggers are thread-safe (spdlog's _mt sinks).
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 namespace taquilla {
 

@@ -17,13 +17,13 @@
 namespace taquilla {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;        // argv[0] is looked up in PATH when it has no '/'
-  std::string log_file;                 // stdout and stderr appended here; empty: inherited
-  std::string run_as_user;              // switch to this user (only when running as root)
-  std::string cwd;                      // working directory; empty: unchanged
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH when it has no '/'
+  std::string log_file;                    // stdout and stderr appended here; empty: inherited
+  std::string run_as_user;                 // switch to this user (only when running as root)
+  std::string cwd;                         // working directory; empty: unchanged
   std::map<std::string, std::string> env;  // added to (or replacing in) the environment
-  bool new_process_group = true;        // so a terminal's Ctrl-C reaches only the supervisor
-  int parent_death_signal = 15;         // SIGTERM when the parent dies; 0 for none
+  bool new_process_group = true;           // so a terminal's Ctrl-C reaches only the supervisor
+  int parent_death_signal = 15;            // SIGTERM when the parent dies; 0 for none
 };
 
 // Starts the process; returns its pid. Fails if the executable cannot be run (the child

@@ -1,12 +1,11 @@
 #include "common/process.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "common/net.h"
 
@@ -31,7 +30,8 @@ TEST(ProcessTest, StopEscalatesToSigkill) {
   // A child that ignores SIGTERM is killed after the grace period.
   std::string ready = "/tmp/taquilla-trap-" + std::to_string(getpid());
   std::remove(ready.c_str());
-  auto pid = Spawn({.argv = {"sh", "-c", "trap '' TERM; touch " + ready + "; while :; do sleep 1; done"}});
+  auto pid =
+      Spawn({.argv = {"sh", "-c", "trap '' TERM; touch " + ready + "; while :; do sleep 1; done"}});
   ASSERT_TRUE(pid.ok());
   // Wait (bounded) until the trap is installed.
   for (int i = 0; i < 5000 && access(ready.c_str(), F_OK) != 0; ++i) usleep(1000);

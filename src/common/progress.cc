@@ -1,11 +1,10 @@
 #include "common/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-
-#include <fmt/format.h>
 
 namespace taquilla {
 
@@ -39,7 +38,8 @@ void Progress::Draw() {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '-');
-  std::string line = fmt::format("\r{:<28.28} [{}] {:5.1f}% {:6.1f}s", label_, bar, frac * 100, secs);
+  std::string line =
+      fmt::format("\r{:<28.28} [{}] {:5.1f}% {:6.1f}s", label_, bar, frac * 100, secs);
   fputs(line.c_str(), stderr);
   fflush(stderr);
 }

@@ -6,13 +6,13 @@
 // safe to copy between threads.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
-
-#include <fmt/format.h>
 
 namespace taquilla {
 
@@ -50,7 +50,7 @@ Error MakeError(ErrorCode code, fmt::format_string<Args...> f, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -108,9 +108,9 @@ inline Status Ok() { return Status(); }
 }  // namespace taquilla
 
 // Evaluates `expr` (a Result); on failure returns its Error from the enclosing function.
-#define TQ_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    auto tq_status_ = (expr);                      \
+#define TQ_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    auto tq_status_ = (expr);                        \
     if (!tq_status_.ok()) return tq_status_.error(); \
   } while (0)
 

@@ -1,8 +1,8 @@
 #include "common/result.h"
 
-#include <memory>
-
 #include <gtest/gtest.h>
+
+#include <memory>
 
 namespace taquilla {
 namespace {

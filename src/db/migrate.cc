@@ -53,15 +53,17 @@ Result<MigrateReport> Migrate(Connection& conn, const std::vector<Migration>& mi
     ~Unlock() { (void)c.Exec(fmt::format("SELECT pg_advisory_unlock({})", kMigrationLock)); }
   } unlock{conn};
 
-  TQ_RETURN_IF_ERROR(conn.Exec(
-      "SET client_min_messages = warning;"
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-      " applied_at timestamptz NOT NULL DEFAULT now())"));
-  TQ_ASSIGN_OR_RETURN(PgResult applied, conn.Exec("SELECT version, name, checksum FROM schema_migrations"));
+  TQ_RETURN_IF_ERROR(
+      conn.Exec("SET client_min_messages = warning;"
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"));
+  TQ_ASSIGN_OR_RETURN(PgResult applied,
+                      conn.Exec("SELECT version, name, checksum FROM schema_migrations"));
   std::map<int, std::pair<std::string, std::string>> done;
   for (int i = 0; i < applied.rows(); ++i) {
-    done[static_cast<int>(applied.GetInt(i, 0))] = {applied.GetString(i, 1), applied.GetString(i, 2)};
+    done[static_cast<int>(applied.GetInt(i, 0))] = {applied.GetString(i, 1),
+                                                    applied.GetString(i, 2)};
   }
 
   MigrateReport report;
@@ -79,8 +81,9 @@ Result<MigrateReport> Migrate(Connection& conn, const std::vector<Migration>& mi
     TQ_RETURN_IF_ERROR(conn.Exec("BEGIN"));
     auto run = conn.Exec(m.sql);
     if (run.ok()) {
-      run = conn.ExecParams("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                            {std::to_string(m.version), m.name, m.checksum});
+      run = conn.ExecParams(
+          "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+          {std::to_string(m.version), m.name, m.checksum});
     }
     if (!run.ok()) {
       (void)conn.Exec("ROLLBACK");

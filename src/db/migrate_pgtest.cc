@@ -1,7 +1,6 @@
-#include "db/migrate.h"
-
 #include <gtest/gtest.h>
 
+#include "db/migrate.h"
 #include "testing/servers.h"
 
 namespace taquilla::db {
@@ -51,7 +50,8 @@ TEST(MigrateTest, FailingMigrationRollsBackAndIsNotRecorded) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->GetString(0, 0), "t");  // 0002 rolled back entirely
   EXPECT_EQ(b->GetString(0, 1), "t");  // 0001 stays
-  auto recorded = conn.Exec("SELECT array_agg(version ORDER BY version)::text FROM schema_migrations");
+  auto recorded =
+      conn.Exec("SELECT array_agg(version ORDER BY version)::text FROM schema_migrations");
   ASSERT_TRUE(recorded.ok());
   EXPECT_EQ(recorded->GetString(0, 0), "{1}");
 }

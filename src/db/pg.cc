@@ -39,7 +39,8 @@ Result<Connection> Connection::Open(const std::string& url, std::chrono::seconds
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return MakeError(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: {}", msg);
   }
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   return Connection(c);
 }
 
@@ -50,8 +51,10 @@ Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   ErrorCode code = ErrorCode::kUnavailable;
-  if (!state.empty()) code = CodeForSqlState(state);
-  else if (PQstatus(conn_.get()) == CONNECTION_OK) code = ErrorCode::kInternal;
+  if (!state.empty())
+    code = CodeForSqlState(state);
+  else if (PQstatus(conn_.get()) == CONNECTION_OK)
+    code = ErrorCode::kInternal;
   if (r) PQclear(r);
   return MakeError(code, "{}{}{}", state.empty() ? "" : fmt::format("[{}] ", state), msg,
                    what.empty() ? "" : fmt::format(" ({})", what));
@@ -130,11 +133,20 @@ std::string QuoteLiteral(std::string_view value) {
 void AppendCopyValue(std::string& out, std::string_view value) {
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
 }

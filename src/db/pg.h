@@ -25,8 +25,7 @@ class PgResult {
   int cols() const { return r_ ? PQnfields(r_.get()) : 0; }
   bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) == 1; }
   std::string_view Get(int row, int col) const {
-    return {PQgetvalue(r_.get(), row, col),
-            static_cast<size_t>(PQgetlength(r_.get(), row, col))};
+    return {PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col))};
   }
   std::string GetString(int row, int col) const { return std::string(Get(row, col)); }
   int64_t GetInt(int row, int col) const;

@@ -45,8 +45,9 @@ class SchemaTest : public ::testing::Test {
 
   // The statement fails with an integrity or data error and changes nothing.
   void Rejected(const std::string& sql, const std::string& expect_in_message = "") {
-    auto before = conn_->Exec("SELECT (SELECT count(*) FROM listings) + (SELECT count(*) FROM sites)"
-                              " + (SELECT count(*) FROM event_translations) + (SELECT count(*) FROM users)");
+    auto before = conn_->Exec(
+        "SELECT (SELECT count(*) FROM listings) + (SELECT count(*) FROM sites)"
+        " + (SELECT count(*) FROM event_translations) + (SELECT count(*) FROM users)");
     ASSERT_TRUE(before.ok());
     auto r = conn_->Exec(sql);
     ASSERT_FALSE(r.ok()) << "accepted: " << sql;
@@ -55,8 +56,9 @@ class SchemaTest : public ::testing::Test {
       EXPECT_NE(r.error().message.find(expect_in_message), std::string::npos) << r.error().message;
     }
     (void)conn_->Exec("ROLLBACK");
-    auto after = conn_->Exec("SELECT (SELECT count(*) FROM listings) + (SELECT count(*) FROM sites)"
-                             " + (SELECT count(*) FROM event_translations) + (SELECT count(*) FROM users)");
+    auto after = conn_->Exec(
+        "SELECT (SELECT count(*) FROM listings) + (SELECT count(*) FROM sites)"
+        " + (SELECT count(*) FROM event_translations) + (SELECT count(*) FROM users)");
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(before->GetInt(0, 0), after->GetInt(0, 0));
   }
@@ -65,10 +67,14 @@ class SchemaTest : public ::testing::Test {
 };
 
 TEST_F(SchemaTest, QuantityAvailableStaysWithinQuantity) {
-  Rejected("UPDATE listings SET quantity_available = -1 WHERE id = 1", "listings_quantity_available");
-  Rejected("UPDATE listings SET quantity_available = 5 WHERE id = 1", "listings_quantity_available");
-  Rejected("INSERT INTO listings (event_id, seller_id, quantity, quantity_available, price_minor, currency)"
-           " VALUES (1, 1, 0, 0, 100, 'EUR')");
+  Rejected("UPDATE listings SET quantity_available = -1 WHERE id = 1",
+           "listings_quantity_available");
+  Rejected("UPDATE listings SET quantity_available = 5 WHERE id = 1",
+           "listings_quantity_available");
+  Rejected(
+      "INSERT INTO listings (event_id, seller_id, quantity, quantity_available, price_minor, "
+      "currency)"
+      " VALUES (1, 1, 0, 0, 100, 'EUR')");
   Ok("UPDATE listings SET quantity_available = 0 WHERE id = 1");
 }
 
@@ -90,7 +96,8 @@ TEST_F(SchemaTest, CurrencyCodesAreIso4217) {
 }
 
 TEST_F(SchemaTest, LanguageCodesAreBcp47) {
-  Ok("INSERT INTO languages (code, name) VALUES ('pt-BR', 'Brazilian Portuguese'), ('zh-Hans', 'Chinese')");
+  Ok("INSERT INTO languages (code, name) VALUES ('pt-BR', 'Brazilian Portuguese'), ('zh-Hans', "
+     "'Chinese')");
   Rejected("INSERT INTO languages (code, name) VALUES ('Spanish', 'x')");
   Rejected("INSERT INTO languages (code, name) VALUES ('pt_BR', 'x')");
   Rejected("INSERT INTO languages (code, name) VALUES ('es-', 'x')");
@@ -98,31 +105,43 @@ TEST_F(SchemaTest, LanguageCodesAreBcp47) {
 }
 
 TEST_F(SchemaTest, OneTranslationPerEntityAndLanguage) {
-  Rejected("INSERT INTO event_translations (event_id, language_code, title, slug)"
-           " VALUES (1, 'es', 'Otra', 'otra')", "event_translations_pkey");
-  Rejected("INSERT INTO event_translations (event_id, language_code, title, slug)"
-           " VALUES (1, 'fr', 'Concert', 'concert')");  // unknown language
-  Ok("INSERT INTO event_translations (event_id, language_code, title, slug) VALUES (1, 'en', 'Concert', 'concert')");
+  Rejected(
+      "INSERT INTO event_translations (event_id, language_code, title, slug)"
+      " VALUES (1, 'es', 'Otra', 'otra')",
+      "event_translations_pkey");
+  Rejected(
+      "INSERT INTO event_translations (event_id, language_code, title, slug)"
+      " VALUES (1, 'fr', 'Concert', 'concert')");  // unknown language
+  Ok("INSERT INTO event_translations (event_id, language_code, title, slug) VALUES (1, 'en', "
+     "'Concert', 'concert')");
 }
 
 TEST_F(SchemaTest, ForeignKeysHold) {
-  Rejected("INSERT INTO listings (event_id, seller_id, quantity, quantity_available, price_minor, currency)"
-           " VALUES (999, 1, 1, 1, 100, 'EUR')", "listings_event_id_fkey");
-  Rejected("INSERT INTO holds (listing_id, buyer_id, quantity, expires_at) VALUES (999, 1, 1, now() + interval '10 minutes')");
+  Rejected(
+      "INSERT INTO listings (event_id, seller_id, quantity, quantity_available, price_minor, "
+      "currency)"
+      " VALUES (999, 1, 1, 1, 100, 'EUR')",
+      "listings_event_id_fkey");
+  Rejected(
+      "INSERT INTO holds (listing_id, buyer_id, quantity, expires_at) VALUES (999, 1, 1, now() + "
+      "interval '10 minutes')");
   Rejected("DELETE FROM events WHERE id = 1");  // listings still point at it
 }
 
 TEST_F(SchemaTest, SitesNeedValidTimezoneAndOfferTheirDefaultLanguage) {
-  Rejected("INSERT INTO sites (code, name, country, default_language, currency, timezone)"
-           " VALUES ('fr', 'x', 'ES', 'es', 'EUR', 'Europe/Madrid')");  // code is not the country
+  Rejected(
+      "INSERT INTO sites (code, name, country, default_language, currency, timezone)"
+      " VALUES ('fr', 'x', 'ES', 'es', 'EUR', 'Europe/Madrid')");  // code is not the country
   Ok("INSERT INTO countries (code) VALUES ('FR')");
-  Rejected("INSERT INTO sites (code, name, country, default_language, currency, timezone)"
-           " VALUES ('fr', 'x', 'FR', 'es', 'EUR', 'Mars/Olympus')");
+  Rejected(
+      "INSERT INTO sites (code, name, country, default_language, currency, timezone)"
+      " VALUES ('fr', 'x', 'FR', 'es', 'EUR', 'Mars/Olympus')");
   // Default language not among its languages: refused at commit.
-  Rejected("BEGIN; INSERT INTO sites (code, name, country, default_language, currency, timezone)"
-           " VALUES ('fr', 'x', 'FR', 'en', 'EUR', 'Europe/Paris');"
-           " INSERT INTO site_languages (site_code, language_code) VALUES ('fr', 'es'); COMMIT;",
-           "sites_default_language_offered");
+  Rejected(
+      "BEGIN; INSERT INTO sites (code, name, country, default_language, currency, timezone)"
+      " VALUES ('fr', 'x', 'FR', 'en', 'EUR', 'Europe/Paris');"
+      " INSERT INTO site_languages (site_code, language_code) VALUES ('fr', 'es'); COMMIT;",
+      "sites_default_language_offered");
 }
 
 TEST_F(SchemaTest, EnumeratedColumnsAndSeats) {
@@ -133,18 +152,24 @@ TEST_F(SchemaTest, EnumeratedColumnsAndSeats) {
   Rejected("UPDATE listings SET seat_from = 10, seat_to = 5 WHERE id = 1");
   Rejected("UPDATE listings SET seat_from = 10 WHERE id = 1");
   Ok("UPDATE listings SET seat_from = 5, seat_to = 8 WHERE id = 1");
-  Rejected("INSERT INTO users (email, password_hash, display_name, locale) VALUES"
-           " ('SELLER@example.test', '$argon2id$v=19$x', 'Dup', 'es')", "users_email");
-  Rejected("INSERT INTO users (email, password_hash, display_name, locale) VALUES"
-           " ('x@example.test', 'plaintext', 'X', 'es')");
-  Rejected("INSERT INTO venues (name, slug, city_id, latitude, longitude, timezone)"
-           " VALUES ('V', 'v', 1, 91, 0, 'Europe/Madrid')");
-  Rejected("INSERT INTO exchange_rates (base_currency, quote_currency, rate) VALUES ('EUR', 'USD', 0)");
+  Rejected(
+      "INSERT INTO users (email, password_hash, display_name, locale) VALUES"
+      " ('SELLER@example.test', '$argon2id$v=19$x', 'Dup', 'es')",
+      "users_email");
+  Rejected(
+      "INSERT INTO users (email, password_hash, display_name, locale) VALUES"
+      " ('x@example.test', 'plaintext', 'X', 'es')");
+  Rejected(
+      "INSERT INTO venues (name, slug, city_id, latitude, longitude, timezone)"
+      " VALUES ('V', 'v', 1, 91, 0, 'Europe/Madrid')");
+  Rejected(
+      "INSERT INTO exchange_rates (base_currency, quote_currency, rate) VALUES ('EUR', 'USD', 0)");
 }
 
 TEST_F(SchemaTest, SqlMetacharactersAreJustData) {
   auto r = conn_->ExecParams(
-      "INSERT INTO event_translations (event_id, language_code, title, slug) VALUES (1, 'en', $1, 'x')",
+      "INSERT INTO event_translations (event_id, language_code, title, slug) VALUES (1, 'en', $1, "
+      "'x')",
       {std::string("'); DROP TABLE events; --")});
   ASSERT_TRUE(r.ok()) << r.error().message;
   auto t = conn_->Exec("SELECT title FROM event_translations WHERE language_code = 'en'");

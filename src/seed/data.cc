@@ -10,12 +10,32 @@ std::string_view Get(std::string_view path);
 
 namespace taquilla::seed {
 
-const std::array<std::string_view, kNumCategories> kCategoryKeys = {
-    "concerts", "rock",     "pop",     "jazz",      "classical",       "electronic",
-    "hip_hop",  "latin",    "sports",  "football",  "basketball",      "tennis",
-    "motorsport", "rugby",  "theatre", "musicals",  "opera",           "ballet",
-    "comedy",   "drama",    "festivals", "music_festivals", "food_festivals", "family",
-    "circus",   "kids_shows"};
+const std::array<std::string_view, kNumCategories> kCategoryKeys = {"concerts",
+                                                                    "rock",
+                                                                    "pop",
+                                                                    "jazz",
+                                                                    "classical",
+                                                                    "electronic",
+                                                                    "hip_hop",
+                                                                    "latin",
+                                                                    "sports",
+                                                                    "football",
+                                                                    "basketball",
+                                                                    "tennis",
+                                                                    "motorsport",
+                                                                    "rugby",
+                                                                    "theatre",
+                                                                    "musicals",
+                                                                    "opera",
+                                                                    "ballet",
+                                                                    "comedy",
+                                                                    "drama",
+                                                                    "festivals",
+                                                                    "music_festivals",
+                                                                    "food_festivals",
+                                                                    "family",
+                                                                    "circus",
+                                                                    "kids_shows"};
 
 const std::array<std::string_view, kNumKinds> kKindKeys = {
     "concert", "festival", "match", "race", "show", "tour", "opera", "play", "musical", "ballet"};

@@ -16,13 +16,28 @@
 
 namespace taquilla::seed {
 
-const char* const kIdentityTables[7] = {"categories", "cities", "venues", "performers",
+const char* const kIdentityTables[7] = {"categories", "cities", "venues",  "performers",
                                         "events",     "users",  "listings"};
-const char* const kMarketplaceTables[20] = {
-    "languages",  "countries",  "country_translations", "sites",  "site_languages",
-    "categories", "category_translations", "cities",    "city_translations", "venues",
-    "performers", "events",     "event_sites",          "event_performers",
-    "event_translations", "users", "listings", "holds", "orders", "exchange_rates"};
+const char* const kMarketplaceTables[20] = {"languages",
+                                            "countries",
+                                            "country_translations",
+                                            "sites",
+                                            "site_languages",
+                                            "categories",
+                                            "category_translations",
+                                            "cities",
+                                            "city_translations",
+                                            "venues",
+                                            "performers",
+                                            "events",
+                                            "event_sites",
+                                            "event_performers",
+                                            "event_translations",
+                                            "users",
+                                            "listings",
+                                            "holds",
+                                            "orders",
+                                            "exchange_rates"};
 
 namespace {
 
@@ -50,14 +65,14 @@ struct CurrencyInfo {
 };
 // Approximate, fixed rates (not market data): the seed must be reproducible.
 constexpr CurrencyInfo kCurrencies[] = {
-    {"AED", 3.97, 2},   {"ARS", 1000.0, 2}, {"AUD", 1.65, 2},   {"BGN", 1.9558, 2},
-    {"BRL", 5.9, 2},    {"CAD", 1.48, 2},   {"CHF", 0.95, 2},   {"CLP", 1010.0, 0},
-    {"CNY", 7.8, 2},    {"COP", 4400.0, 2}, {"CZK", 25.2, 2},   {"DKK", 7.46, 2},
-    {"EUR", 1.0, 2},    {"GBP", 0.85, 2},   {"HUF", 395.0, 2},  {"IDR", 17500.0, 2},
-    {"ILS", 4.0, 2},    {"INR", 90.0, 2},   {"JPY", 162.0, 0},  {"KRW", 1470.0, 0},
-    {"MXN", 18.5, 2},   {"NOK", 11.6, 2},   {"NZD", 1.8, 2},    {"PEN", 4.05, 2},
-    {"PLN", 4.3, 2},    {"RON", 4.97, 2},   {"RUB", 100.0, 2},  {"SEK", 11.4, 2},
-    {"THB", 38.5, 2},   {"TRY", 35.0, 2},   {"UAH", 44.0, 2},   {"USD", 1.08, 2},
+    {"AED", 3.97, 2},    {"ARS", 1000.0, 2}, {"AUD", 1.65, 2},  {"BGN", 1.9558, 2},
+    {"BRL", 5.9, 2},     {"CAD", 1.48, 2},   {"CHF", 0.95, 2},  {"CLP", 1010.0, 0},
+    {"CNY", 7.8, 2},     {"COP", 4400.0, 2}, {"CZK", 25.2, 2},  {"DKK", 7.46, 2},
+    {"EUR", 1.0, 2},     {"GBP", 0.85, 2},   {"HUF", 395.0, 2}, {"IDR", 17500.0, 2},
+    {"ILS", 4.0, 2},     {"INR", 90.0, 2},   {"JPY", 162.0, 0}, {"KRW", 1470.0, 0},
+    {"MXN", 18.5, 2},    {"NOK", 11.6, 2},   {"NZD", 1.8, 2},   {"PEN", 4.05, 2},
+    {"PLN", 4.3, 2},     {"RON", 4.97, 2},   {"RUB", 100.0, 2}, {"SEK", 11.4, 2},
+    {"THB", 38.5, 2},    {"TRY", 35.0, 2},   {"UAH", 44.0, 2},  {"USD", 1.08, 2},
     {"VND", 27000.0, 0}, {"ZAR", 20.0, 2},
 };
 
@@ -97,13 +112,13 @@ std::string IcuToUtf8(const icu::UnicodeString& u) {
 
 // Latin-script name parts for performers.
 constexpr std::string_view kSyllables[] = {
-    "ka", "vi", "ra", "lo", "me", "na", "so", "ta", "ri", "do", "ve", "la", "mi", "no",
-    "sa", "ze", "lu", "ko", "da", "ne", "bel", "mar", "tor", "len", "qui", "zan", "ro",
-    "li", "va", "te", "sol", "dian", "ca", "mo", "ga", "ni"};
+    "ka",  "vi",  "ra", "lo", "me", "na", "so",  "ta",   "ri",  "do",  "ve",  "la",
+    "mi",  "no",  "sa", "ze", "lu", "ko", "da",  "ne",   "bel", "mar", "tor", "len",
+    "qui", "zan", "ro", "li", "va", "te", "sol", "dian", "ca",  "mo",  "ga",  "ni"};
 constexpr std::string_view kSurnames[] = {
-    "Moreno", "Quintana", "Vidal", "Herrera", "Castell", "Duran",  "Navarro", "Soler",
-    "Ferrer", "Blanco",   "Ortega", "Rivas",  "Lindqvist", "Weber", "Rossi",  "Dubois",
-    "Costa",  "Novak",    "Kowalski", "Silva", "Marin",  "Santos", "Keller",  "Berg"};
+    "Moreno", "Quintana", "Vidal",    "Herrera", "Castell",   "Duran",  "Navarro", "Soler",
+    "Ferrer", "Blanco",   "Ortega",   "Rivas",   "Lindqvist", "Weber",  "Rossi",   "Dubois",
+    "Costa",  "Novak",    "Kowalski", "Silva",   "Marin",     "Santos", "Keller",  "Berg"};
 
 class Gen {
  public:
@@ -176,8 +191,16 @@ class Gen {
     for (const auto& s : d_.sites) {
       int li = d_.LanguageIndex(s.languages[0]);
       std::string name = "Taquilla " + country_names_[s.country][static_cast<size_t>(li)];
-      w_.Str(s.code).Str(name).Str(s.country).Str(s.languages[0]).Str(s.currency)
-          .Str(s.timezone).Raw("t").Raw(base_ts_).Raw(base_ts_).EndRow();
+      w_.Str(s.code)
+          .Str(name)
+          .Str(s.country)
+          .Str(s.languages[0])
+          .Str(s.currency)
+          .Str(s.timezone)
+          .Raw("t")
+          .Raw(base_ts_)
+          .Raw(base_ts_)
+          .EndRow();
     }
     w_.End();
     counts_->sites = static_cast<int64_t>(d_.sites.size());
@@ -192,8 +215,7 @@ class Gen {
   }
 
   void Categories() {
-    w_.Begin(
-        "COPY categories (id, parent_id, slug, position, created_at, updated_at) FROM STDIN");
+    w_.Begin("COPY categories (id, parent_id, slug, position, created_at, updated_at) FROM STDIN");
     std::map<int, int> sibling;
     for (int i = 0; i < kNumCategories; ++i) {
       int parent = CategoryParent(i);
@@ -201,7 +223,10 @@ class Gen {
       std::replace(slug.begin(), slug.end(), '_', '-');
       category_slugs_[i] = slug;
       w_.Int(i + 1);
-      if (parent < 0) w_.Null(); else w_.Int(parent + 1);
+      if (parent < 0)
+        w_.Null();
+      else
+        w_.Int(parent + 1);
       w_.Str(slug).Int(sibling[parent]++).Raw(base_ts_).Raw(base_ts_).EndRow();
     }
     w_.End();
@@ -235,8 +260,12 @@ class Gen {
     w_.Begin("COPY cities (id, country, name, latitude, longitude, timezone) FROM STDIN");
     for (size_t i = 0; i < cities_.size(); ++i) {
       const CityDef& c = *cities_[i];
-      w_.Int(static_cast<int64_t>(i + 1)).Str(c.country).Str(c.name)
-          .Raw(fmt::format("{:.6f}", c.lat)).Raw(fmt::format("{:.6f}", c.lon)).Str(c.timezone)
+      w_.Int(static_cast<int64_t>(i + 1))
+          .Str(c.country)
+          .Str(c.name)
+          .Raw(fmt::format("{:.6f}", c.lat))
+          .Raw(fmt::format("{:.6f}", c.lon))
+          .Str(c.timezone)
           .EndRow();
     }
     w_.End();
@@ -279,7 +308,8 @@ class Gen {
     for (size_t ci = 0; ci < cities_.size(); ++ci) {
       const CityDef& c = *cities_[ci];
       int site = SiteOfCountry(c.country);
-      size_t li = static_cast<size_t>(d_.LanguageIndex(d_.sites[static_cast<size_t>(site)].languages[0]));
+      size_t li =
+          static_cast<size_t>(d_.LanguageIndex(d_.sites[static_cast<size_t>(site)].languages[0]));
       const Vocab& v = d_.vocab[li];
       std::vector<size_t> order(v.venue_patterns.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -298,9 +328,17 @@ class Gen {
         static constexpr int kCap[3][2] = {{300, 3000}, {3000, 15000}, {15000, 80000}};
         const auto& cap = kCap[rng.Weighted(std::array<int, 3>{45, 40, 15})];
         int64_t capacity = rng.Range(cap[0], cap[1]) / 50 * 50;
-        w_.Int(id).Str(venue.name).Str(slug).Int(static_cast<int64_t>(ci + 1))
-            .Raw(fmt::format("{:.6f}", lat)).Raw(fmt::format("{:.6f}", lon)).Str(c.timezone)
-            .Int(capacity).Raw(base_ts_).Raw(base_ts_).EndRow();
+        w_.Int(id)
+            .Str(venue.name)
+            .Str(slug)
+            .Int(static_cast<int64_t>(ci + 1))
+            .Raw(fmt::format("{:.6f}", lat))
+            .Raw(fmt::format("{:.6f}", lon))
+            .Str(c.timezone)
+            .Int(capacity)
+            .Raw(base_ts_)
+            .Raw(base_ts_)
+            .EndRow();
         venues_.push_back(std::move(venue));
       }
     }
@@ -324,24 +362,30 @@ class Gen {
       std::vector<std::string> v(options);
       return v[rng.Below(v.size())];
     };
-    if (key == "football") return pick({"FC " + w, "Real " + w, w + " United", "Atletico " + w, "Sporting " + w});
+    if (key == "football")
+      return pick({"FC " + w, "Real " + w, w + " United", "Atletico " + w, "Sporting " + w});
     if (key == "basketball") return pick({w + " Titans", "CB " + w, w + " Hoops", w + " Giants"});
     if (key == "tennis" || key == "comedy") return person();
     if (key == "motorsport") return pick({w + " Racing", "Team " + w, w + " Motorsport"});
     if (key == "rugby") return pick({w + " RFC", w + " Lions", w + " Rugby Club"});
-    if (key == "jazz") return pick({std::string(rng.Pick(kSurnames)) + " Quintet", w + " Trio", person()});
-    if (key == "classical") return pick({w + " Philharmonic", "Orquesta " + w, w + " String Quartet", person()});
+    if (key == "jazz")
+      return pick({std::string(rng.Pick(kSurnames)) + " Quintet", w + " Trio", person()});
+    if (key == "classical")
+      return pick({w + " Philharmonic", "Orquesta " + w, w + " String Quartet", person()});
     if (key == "electronic") return pick({"DJ " + w, w, w + " & " + Word(rng)});
     if (key == "hip_hop") return pick({"MC " + w, "Lil " + w, w});
     if (key == "latin") return pick({"Los " + w, w + " y su Orquesta", person()});
-    if (key == "musicals") return pick({w + " Musical Company", "Compania " + w, w + " Productions"});
+    if (key == "musicals")
+      return pick({w + " Musical Company", "Compania " + w, w + " Productions"});
     if (key == "opera") return pick({w + " Opera Company", "Teatro " + w + " Opera", person()});
     if (key == "ballet") return pick({w + " Ballet", "Ballet " + w, w + " Dance Company"});
     if (key == "drama") return pick({w + " Theatre Company", "Compagnie " + w, "Teatro " + w});
     if (key == "music_festivals") return pick({w + " Fest", w + " Sound", "Festival " + w});
-    if (key == "food_festivals") return pick({w + " Food Fest", "Sabores de " + w, w + " Street Food"});
+    if (key == "food_festivals")
+      return pick({w + " Food Fest", "Sabores de " + w, w + " Street Food"});
     if (key == "circus") return pick({"Circo " + w, "Cirque " + w, w + " Circus"});
-    if (key == "kids_shows") return pick({w + " Kids", "The " + w + " Puppets", w + " Family Show"});
+    if (key == "kids_shows")
+      return pick({w + " Kids", "The " + w + " Puppets", w + " Family Show"});
     // rock, pop
     return pick({"Los " + w, "The " + w + "s", person(), w, w + " & The " + Word(rng) + "s"});
   }
@@ -357,8 +401,7 @@ class Gen {
     }
     int n = std::max(10, in_.scale.events / 8);
     by_category_.assign(kNumCategories, {});
-    w_.Begin(
-        "COPY performers (id, name, slug, category_id, created_at, updated_at) FROM STDIN");
+    w_.Begin("COPY performers (id, name, slug, category_id, created_at, updated_at) FROM STDIN");
     for (int i = 0; i < n; ++i) {
       int cat = leaves[rng.Weighted(weights)];
       std::string name = PerformerName(rng, cat);
@@ -430,7 +473,9 @@ class Gen {
       static constexpr int kEvening[] = {1140, 1170, 1200, 1230, 1260, 1290, 1320};
       static constexpr int kSports[] = {720, 960, 1050, 1080, 1140, 1200, 1260};
       static constexpr int kDaytime[] = {660, 720, 1020, 1080};
-      int minutes = parent == 8 ? rng.Pick(kSports) : parent >= 20 ? rng.Pick(kDaytime) : rng.Pick(kEvening);
+      int minutes = parent == 8    ? rng.Pick(kSports)
+                    : parent >= 20 ? rng.Pick(kDaytime)
+                                   : rng.Pick(kEvening);
       e.starts = LocalToUtc(v.tz, day, minutes);
       e.ends = e.starts + rng.Range(4, 8) * 1800;
       int y, m, dd;
@@ -441,7 +486,8 @@ class Gen {
       e.desc_pick = static_cast<uint32_t>(rng.Next() >> 32);
       e.performers.push_back(lead);
       const auto& same = by_category_[static_cast<size_t>(e.category)];
-      int extra = parent == 8 && e.kind == kMatch && kCategoryKeys[static_cast<size_t>(e.category)] != "tennis"
+      int extra = parent == 8 && e.kind == kMatch &&
+                          kCategoryKeys[static_cast<size_t>(e.category)] != "tennis"
                       ? 1
                       : static_cast<int>(rng.Weighted(std::array<int, 3>{70, 22, 8}));
       if (kCategoryKeys[static_cast<size_t>(e.category)] == "tennis") extra = 1;
@@ -472,9 +518,15 @@ class Gen {
     for (size_t i = 0; i < events_.size(); ++i) {
       const Event& e = events_[i];
       std::string created = FormatTimestamp(e.created);
-      w_.Int(static_cast<int64_t>(i + 1)).Int(e.venue + 1).Int(e.category + 1)
-          .Raw(FormatTimestamp(e.starts)).Raw(FormatTimestamp(e.ends)).Raw(e.status)
-          .Raw(created).Raw(created).EndRow();
+      w_.Int(static_cast<int64_t>(i + 1))
+          .Int(e.venue + 1)
+          .Int(e.category + 1)
+          .Raw(FormatTimestamp(e.starts))
+          .Raw(FormatTimestamp(e.ends))
+          .Raw(e.status)
+          .Raw(created)
+          .Raw(created)
+          .EndRow();
     }
     w_.End();
     counts_->events = static_cast<int64_t>(events_.size());
@@ -527,8 +579,12 @@ class Gen {
         std::string slug = slugger_.SlugPieces(title, spans, 80);
         if (slug.empty()) slug = fmt::format("event-{}", i + 1);
         if (title.empty()) title = slug;
-        w_.Int(static_cast<int64_t>(i + 1)).Str(d_.languages[li].code).Str(title).Str(desc)
-            .Str(slug).EndRow();
+        w_.Int(static_cast<int64_t>(i + 1))
+            .Str(d_.languages[li].code)
+            .Str(title)
+            .Str(desc)
+            .Str(slug)
+            .EndRow();
       }
     }
     w_.End();
@@ -553,9 +609,10 @@ class Gen {
       const char* role;
       std::string locale = "en";
       if (id <= 3) {
-        static constexpr const char* kFixed[3][3] = {{"admin@example.test", "Taquilla Admin", "admin"},
-                                                     {"seller@example.test", "Demo Seller", "seller"},
-                                                     {"buyer@example.test", "Demo Buyer", "buyer"}};
+        static constexpr const char* kFixed[3][3] = {
+            {"admin@example.test", "Taquilla Admin", "admin"},
+            {"seller@example.test", "Demo Seller", "seller"},
+            {"buyer@example.test", "Demo Buyer", "buyer"}};
         email = kFixed[id - 1][0];
         name = kFixed[id - 1][1];
         role = kFixed[id - 1][2];
@@ -569,8 +626,16 @@ class Gen {
       }
       if (role[0] == 's') sellers_.push_back(id);
       std::string created = FormatTimestamp((in_.base_day - rng.Range(0, 720)) * kDay);
-      w_.Int(id).Str(email).Str(in_.password_hash).Str(name).Str(locale).Raw(role).Raw("f")
-          .Raw(created).Raw(created).EndRow();
+      w_.Int(id)
+          .Str(email)
+          .Str(in_.password_hash)
+          .Str(name)
+          .Str(locale)
+          .Raw(role)
+          .Raw("f")
+          .Raw(created)
+          .Raw(created)
+          .EndRow();
     }
     w_.End();
     counts_->users = n;
@@ -593,8 +658,8 @@ class Gen {
     if (!eligible.empty()) {
       for (size_t k = 0; k < alloc.size(); ++k) {
         uint64_t r = rng.Below(total_w);
-        size_t idx = static_cast<size_t>(
-            std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin());
+        size_t idx = static_cast<size_t>(std::upper_bound(cumulative.begin(), cumulative.end(), r) -
+                                         cumulative.begin());
         per_event[idx]++;
       }
     }
@@ -604,11 +669,16 @@ class Gen {
         "quantity_available, price_minor, face_value_minor, currency, split, delivery, notes, "
         "status, created_at, updated_at) FROM STDIN");
     static constexpr std::string_view kSections[] = {
-        "Floor", "Pista", "Block 101", "Block 114", "Section 203", "Grada Norte", "Tribuna Sur",
-        "Stalls", "Dress Circle", "Balcony", "Upper Tier", "Lower Tier", "VIP", "General Admission"};
-    static constexpr std::string_view kNotes[] = {
-        "Aisle seats", "Restricted view", "Entrance via gate 3", "Seats together",
-        "E-tickets sent 48h before the event", "Great view of the stage", "Wheelchair accessible"};
+        "Floor",       "Pista",       "Block 101", "Block 114",        "Section 203",
+        "Grada Norte", "Tribuna Sur", "Stalls",    "Dress Circle",     "Balcony",
+        "Upper Tier",  "Lower Tier",  "VIP",       "General Admission"};
+    static constexpr std::string_view kNotes[] = {"Aisle seats",
+                                                  "Restricted view",
+                                                  "Entrance via gate 3",
+                                                  "Seats together",
+                                                  "E-tickets sent 48h before the event",
+                                                  "Great view of the stage",
+                                                  "Wheelchair accessible"};
     int64_t id = 0, tickets = 0;
     size_t next = 0;
     char seat_from[16], seat_to[16];
@@ -633,8 +703,10 @@ class Gen {
         int64_t price = NicePriceMinor(eur * cur.per_eur, cur.minor_units);
         std::string_view section = rng.Pick(kSections);
         bool seated = section != "Floor" && section != "Pista" && section != "General Admission";
-        w_.Int(id).Int(static_cast<int64_t>(eligible[k] + 1))
-            .Int(sellers_[rng.Below(sellers_.size())]).Str(section);
+        w_.Int(id)
+            .Int(static_cast<int64_t>(eligible[k] + 1))
+            .Int(sellers_[rng.Below(sellers_.size())])
+            .Str(section);
         if (seated) {
           int64_t row = rng.Range(1, 30);
           int64_t from = rng.Range(1, 40);
@@ -654,24 +726,31 @@ class Gen {
         if (rng.Chance(0.25)) {
           w_.Null();
         } else {
-          w_.Int(std::max<int64_t>(1, NicePriceMinor(eur * cur.per_eur * (0.55 + rng.Unit() * 0.45),
-                                                     cur.minor_units)));
+          w_.Int(std::max<int64_t>(
+              1, NicePriceMinor(eur * cur.per_eur * (0.55 + rng.Unit() * 0.45), cur.minor_units)));
         }
         w_.Str(site.currency);
         const char* split = "any";
         double s = rng.Unit();
         if (q.quantity > 1) {
-          if (s < 0.45) split = "any";
-          else if (s < 0.65 && q.quantity % 2 == 0) split = "pairs";
-          else if (s < 0.85) split = "no_single";
-          else split = "all";
+          if (s < 0.45)
+            split = "any";
+          else if (s < 0.65 && q.quantity % 2 == 0)
+            split = "pairs";
+          else if (s < 0.85)
+            split = "no_single";
+          else
+            split = "all";
         } else if (s < 0.2) {
           split = "all";
         }
         w_.Raw(split);
         size_t dsel = rng.Weighted(std::array<int, 3>{50, 40, 10});
         w_.Raw(dsel == 0 ? "eticket" : dsel == 1 ? "mobile" : "paper");
-        if (rng.Chance(0.15)) w_.Str(rng.Pick(kNotes)); else w_.Raw("");
+        if (rng.Chance(0.15))
+          w_.Str(rng.Pick(kNotes));
+        else
+          w_.Raw("");
         w_.Raw(withdrawn ? "withdrawn" : "active");
         std::string created = FormatTimestamp((in_.base_day - rng.Range(0, 30)) * kDay);
         w_.Raw(created).Raw(created).EndRow();
@@ -687,8 +766,7 @@ class Gen {
     for (const auto& s : d_.sites) {
       if (FindCurrency(s.currency)) used.insert(s.currency);  // no made-up rates
     }
-    w_.Begin(
-        "COPY exchange_rates (base_currency, quote_currency, rate, updated_at) FROM STDIN");
+    w_.Begin("COPY exchange_rates (base_currency, quote_currency, rate, updated_at) FROM STDIN");
     for (const auto& a : used) {
       for (const auto& b : used) {
         if (a == b) continue;

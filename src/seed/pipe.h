@@ -111,11 +111,20 @@ class TableWriter {
       char c = v[i];
       const char* esc = nullptr;
       switch (c) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: continue;
+        case '\\':
+          esc = "\\\\";
+          break;
+        case '\t':
+          esc = "\\t";
+          break;
+        case '\n':
+          esc = "\\n";
+          break;
+        case '\r':
+          esc = "\\r";
+          break;
+        default:
+          continue;
       }
       buf_.append(v.data() + run, i - run);
       buf_.append(esc);

@@ -91,9 +91,9 @@ Result<SeedCounts> Seed(const std::string& postgres_url, const SeedOptions& opti
   }
 
   // Every timestamp derives from the reference day (UTC midnight of "now").
-  int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                      options.clock->Now().time_since_epoch())
-                      .count();
+  int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(options.clock->Now().time_since_epoch())
+          .count();
   GenerateInput in;
   in.data = &data;
   in.scale = scale;
@@ -151,12 +151,12 @@ Result<SeedCounts> Seed(const std::string& postgres_url, const SeedOptions& opti
   TQ_RETURN_IF_ERROR(conn.Exec("COMMIT"));
   rollback.armed = false;
 
-  counts.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log->info("seeded scale {} (seed {}) in {:.1f}s: {} events, {} translations, {} users, {} "
-            "listings, {} tickets",
-            scale.name, options.seed, counts.seconds, counts.events, counts.event_translations,
-            counts.users, counts.listings, counts.tickets);
+  counts.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log->info(
+      "seeded scale {} (seed {}) in {:.1f}s: {} events, {} translations, {} users, {} "
+      "listings, {} tickets",
+      scale.name, options.seed, counts.seconds, counts.events, counts.event_translations,
+      counts.users, counts.listings, counts.tickets);
   return counts;
 }
 
@@ -166,8 +166,7 @@ std::string FormatCounts(const SeedCounts& c) {
       "performers: {}\nevents: {}\nevent_translations: {}\nusers: {}\nlistings: {}\n"
       "tickets: {}\nexchange_rates: {}\nseconds: {:.1f}\n",
       c.languages, c.sites, c.site_languages, c.categories, c.cities, c.venues, c.performers,
-      c.events, c.event_translations, c.users, c.listings, c.tickets, c.exchange_rates,
-      c.seconds);
+      c.events, c.event_translations, c.users, c.listings, c.tickets, c.exchange_rates, c.seconds);
 }
 
 }  // namespace taquilla::seed

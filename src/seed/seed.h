@@ -29,8 +29,8 @@ Result<Scale> ScaleByName(const std::string& name);
 struct SeedOptions {
   std::string scale = "demo";
   uint64_t seed = 1;
-  bool force = false;     // seed a non-empty database: existing marketplace rows are deleted first
-  bool progress = true;   // draw a progress bar when stderr is a terminal
+  bool force = false;    // seed a non-empty database: existing marketplace rows are deleted first
+  bool progress = true;  // draw a progress bar when stderr is a terminal
   // Reference "now": events spread over the 12 months after it (plus some before it).
   // Tests pass a FakeClock so the data does not depend on the day it is generated.
   const Clock* clock = &SystemClock::Instance();
@@ -38,8 +38,8 @@ struct SeedOptions {
 
 struct SeedCounts {
   int64_t languages = 0, sites = 0, site_languages = 0, categories = 0, cities = 0, venues = 0,
-          performers = 0, events = 0, event_translations = 0, users = 0, listings = 0,
-          tickets = 0, exchange_rates = 0;
+          performers = 0, events = 0, event_translations = 0, users = 0, listings = 0, tickets = 0,
+          exchange_rates = 0;
   double seconds = 0;
 };
 

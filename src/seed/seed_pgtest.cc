@@ -50,9 +50,9 @@ std::map<std::string, std::string> Checksums(const std::string& url) {
   auto c = Connect(url);
   std::map<std::string, std::string> out;
   for (const auto& [table, pk] : kTables) {
-    auto r = c.Exec(fmt::format(
-        "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {1}), '')) FROM {0} t", table,
-        pk));
+    auto r = c.Exec(
+        fmt::format("SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {1}), '')) FROM {0} t",
+                    table, pk));
     EXPECT_TRUE(r.ok()) << r.error().ToString();
     if (r.ok()) out[table] = r->GetString(0, 0);
   }
@@ -93,33 +93,39 @@ TEST(SeedPgTest, DemoCounts) {
   EXPECT_EQ(Scalar(c, "SELECT sum(quantity_available) FROM listings WHERE status = 'active'"),
             50000);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM listings"), counts->listings);
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM (SELECT event_id FROM event_translations "
-                      "GROUP BY event_id HAVING count(*) = 34) x"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM (SELECT event_id FROM event_translations "
+                   "GROUP BY event_id HAVING count(*) = 34) x"),
             2000);
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM sites s WHERE NOT EXISTS (SELECT 1 FROM "
-                      "site_languages l WHERE l.site_code = s.code AND "
-                      "l.language_code = s.default_language)"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM sites s WHERE NOT EXISTS (SELECT 1 FROM "
+                   "site_languages l WHERE l.site_code = s.code AND "
+                   "l.language_code = s.default_language)"),
             0);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM country_translations"),
             34 * Scalar(c, "SELECT count(*) FROM countries"));
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM category_translations"), 26 * 34);
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
-                      "event_sites s WHERE s.event_id = e.id)"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
+                   "event_sites s WHERE s.event_id = e.id)"),
             0);
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM users WHERE email IN ('admin@example.test', "
-                      "'seller@example.test', 'buyer@example.test')"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM users WHERE email IN ('admin@example.test', "
+                   "'seller@example.test', 'buyer@example.test')"),
             3);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM users WHERE role = 'admin'"), 1);
   EXPECT_GT(Scalar(c, "SELECT count(*) FROM users WHERE role = 'seller'"), 500);
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM listings l JOIN users u ON u.id = l.seller_id "
-                      "WHERE u.role <> 'seller'"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM listings l JOIN users u ON u.id = l.seller_id "
+                   "WHERE u.role <> 'seller'"),
             0);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM listings WHERE split = 'pairs' AND quantity % 2 <> 0"),
             0);
   // Timestamps derive from the fake clock: every event within [-60, +366] days of it.
-  EXPECT_EQ(Scalar(c, "SELECT count(*) FROM events WHERE starts_at < "
-                      "'2027-01-15'::timestamptz - interval '61 days' OR starts_at > "
-                      "'2027-01-15'::timestamptz + interval '367 days'"),
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM events WHERE starts_at < "
+                   "'2027-01-15'::timestamptz - interval '61 days' OR starts_at > "
+                   "'2027-01-15'::timestamptz + interval '367 days'"),
             0);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM sites WHERE created_at <> '2027-01-15 00:00+00'"), 0);
   // Identity sequences continue after the seeded ids.

@@ -1,3 +1,5 @@
+#include "seed/seed.h"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -8,7 +10,6 @@
 #include "seed/data.h"
 #include "seed/generate.h"
 #include "seed/rng.h"
-#include "seed/seed.h"
 #include "seed/text.h"
 
 namespace taquilla::seed {

@@ -107,8 +107,8 @@ std::string FinishSlug(std::string_view ascii, size_t max_len) {
 
 Slugger::Slugger() {
   UErrorCode status = U_ZERO_ERROR;
-  translit_.reset(icu::Transliterator::createInstance("Any-Latin; Latin-ASCII; Lower",
-                                                      UTRANS_FORWARD, status));
+  translit_.reset(
+      icu::Transliterator::createInstance("Any-Latin; Latin-ASCII; Lower", UTRANS_FORWARD, status));
   if (U_FAILURE(status)) translit_.reset();
 }
 

@@ -3,6 +3,8 @@
 // a Slugger owns an ICU transliterator and a cache and belongs to one thread.
 #pragma once
 
+#include <unicode/translit.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,8 +12,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <unicode/translit.h>
 
 #include "common/result.h"
 

@@ -1,8 +1,7 @@
 #include "stack/endpoints.h"
 
-#include <filesystem>
-
 #include <boost/json.hpp>
+#include <filesystem>
 
 #include "common/files.h"
 

@@ -72,8 +72,8 @@ Status PreparePostgres(const PostgresOptions& o) {
     }
     auto conf = ReadFile(o.dir + "/postgresql.conf");
     if (!conf.ok()) return conf.error();
-    TQ_RETURN_IF_ERROR(WriteFileAtomic(o.dir + "/postgresql.conf",
-                                       *conf + "\ninclude = 'taquilla.conf'\n"));
+    TQ_RETURN_IF_ERROR(
+        WriteFileAtomic(o.dir + "/postgresql.conf", *conf + "\ninclude = 'taquilla.conf'\n"));
   }
   std::string conf = fmt::format(
       "# Written by taquilla at every start; edit the stack's configuration instead.\n"
@@ -90,7 +90,8 @@ Status PreparePostgres(const PostgresOptions& o) {
       "log_min_messages = warning\n",
       o.port, o.max_slot_wal_keep_size);
   if (!o.durable) {
-    conf += "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\nshared_buffers = '128MB'\n";
+    conf +=
+        "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\nshared_buffers = '128MB'\n";
   }
   TQ_RETURN_IF_ERROR(WriteFileAtomic(o.dir + "/taquilla.conf", conf));
   TQ_RETURN_IF_ERROR(ChownTree(o.dir + "/taquilla.conf", o.os_user));
@@ -165,9 +166,23 @@ Status PrepareRedis(const RedisOptions& o) { return MakeDirs(o.dir, 0755); }
 
 SpawnOptions RedisCommand(const RedisOptions& o) {
   SpawnOptions s;
-  s.argv = {o.server_bin, "--port", std::to_string(o.port), "--bind", "127.0.0.1",
-            "--dir", o.dir, "--daemonize", "no", "--save", "", "--logfile", "",
-            "--appendonly", o.append_only ? "yes" : "no", "--protected-mode", "yes"};
+  s.argv = {o.server_bin,
+            "--port",
+            std::to_string(o.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            o.dir,
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--logfile",
+            "",
+            "--appendonly",
+            o.append_only ? "yes" : "no",
+            "--protected-mode",
+            "yes"};
   if (o.replica_of_port == 0) {
     // Replicas (re)synchronise at once instead of after the default 5 s batching delay.
     s.argv.insert(s.argv.end(), {"--repl-diskless-sync-delay", "0"});
@@ -196,7 +211,8 @@ Status WaitRedisReady(int port, bool replica, pid_t pid, std::chrono::millisecon
     redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
     bool ready = false;
     if (c != nullptr && c->err == 0) {
-      auto* reply = static_cast<redisReply*>(redisCommand(c, replica ? "INFO replication" : "PING"));
+      auto* reply =
+          static_cast<redisReply*>(redisCommand(c, replica ? "INFO replication" : "PING"));
       if (reply != nullptr) {
         if (!replica) {
           ready = reply->type == REDIS_REPLY_STATUS;

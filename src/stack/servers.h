@@ -16,7 +16,7 @@
 namespace taquilla::stack {
 
 struct PostgresOptions {
-  std::string dir;       // cluster directory (PG_VERSION lives here)
+  std::string dir;  // cluster directory (PG_VERSION lives here)
   int port = 0;
   std::string bin_dir = "/usr/lib/postgresql/15/bin";
   std::string os_user = "postgres";  // used only when running as root

@@ -5,14 +5,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/files.h"
 #include "common/log.h"
@@ -66,7 +65,9 @@ class Supervisor {
   void StopAll();
   void WriteState();
   bool StopRequested();
-  std::string LogPath(const std::string& name) const { return data_dir_ + "/logs/" + name + ".log"; }
+  std::string LogPath(const std::string& name) const {
+    return data_dir_ + "/logs/" + name + ".log";
+  }
 
   const Config& config_;
   const UpOptions& options_;
@@ -155,7 +156,8 @@ Status Supervisor::Start() {
         TQ_RETURN_IF_ERROR(PreparePostgres(pg));
         return PostgresCommand(pg);
       },
-      .wait_ready = [port = pg.port](pid_t pid) { return WaitPostgresReady(port, pid, kStartTimeout); },
+      .wait_ready =
+          [port = pg.port](pid_t pid) { return WaitPostgresReady(port, pid, kStartTimeout); },
       .stop_signal = SIGINT,  // fast shutdown: roll back sessions, checkpoint, exit
       .stop_grace = milliseconds(60'000)});
   services_.push_back(Service{
@@ -165,9 +167,8 @@ Status Supervisor::Start() {
         TQ_RETURN_IF_ERROR(PrepareRedis(master));
         return RedisCommand(master);
       },
-      .wait_ready = [port = master.port](pid_t pid) {
-        return WaitRedisReady(port, false, pid, kStartTimeout);
-      }});
+      .wait_ready = [port = master.port](
+                        pid_t pid) { return WaitRedisReady(port, false, pid, kStartTimeout); }});
   services_.push_back(Service{
       .name = "redis-replica-0",
       .port = replica.port,
@@ -175,9 +176,8 @@ Status Supervisor::Start() {
         TQ_RETURN_IF_ERROR(PrepareRedis(replica));
         return RedisCommand(replica);
       },
-      .wait_ready = [port = replica.port](pid_t pid) {
-        return WaitRedisReady(port, true, pid, kStartTimeout);
-      }});
+      .wait_ready = [port = replica.port](
+                        pid_t pid) { return WaitRedisReady(port, true, pid, kStartTimeout); }});
 
   for (const auto& s : services_) {
     Status free = CheckPortFree("127.0.0.1", s.port);
@@ -236,8 +236,10 @@ Status Supervisor::Seed() {
   }
   log_->info("seeding the {} scale", config_.stack.scale);
   SpawnOptions seed;
-  seed.argv = {options_.self_exe, "seed", "--postgres-url", endpoints_.postgres, "--scale",
-               config_.stack.scale, "--seed", std::to_string(config_.stack.seed)};
+  seed.argv = {options_.self_exe, "seed",
+               "--postgres-url",  endpoints_.postgres,
+               "--scale",         config_.stack.scale,
+               "--seed",          std::to_string(config_.stack.seed)};
   seed.log_file = "";  // inherit: the progress bar and counts go to the terminal
   TQ_ASSIGN_OR_RETURN(pid_t pid, Spawn(seed));
   while (true) {

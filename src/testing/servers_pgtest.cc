@@ -1,10 +1,8 @@
-#include "testing/servers.h"
-
+#include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include <gtest/gtest.h>
-
 #include "db/pg.h"
+#include "testing/servers.h"
 
 namespace taquilla::testing {
 namespace {

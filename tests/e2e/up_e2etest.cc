@@ -2,19 +2,18 @@
 // temporary data dir. Proves clean start, endpoints, crash restart, clean stop with no
 // orphan processes, reuse of data, and clear errors for a taken port or a busy data dir.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <thread>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "common/files.h"
 #include "common/net.h"
@@ -66,7 +65,8 @@ struct Up {
 
   void Start(const std::string& scale = "none") {
     SpawnOptions o;
-    o.argv = {Bin(), "up", "--data-dir", dir, "--port-base", std::to_string(base), "--scale", scale};
+    o.argv = {Bin(),     "up", "--data-dir", dir, "--port-base", std::to_string(base),
+              "--scale", scale};
     o.log_file = log;
     auto p = Spawn(o);
     ASSERT_TRUE(p.ok()) << p.error().message;
@@ -122,7 +122,8 @@ bool NoProcessMentions(const std::string& dir) {
     auto cmdline = ReadFile(entry.path().string() + "/cmdline");
     if (!cmdline.ok()) continue;
     std::string s = *cmdline;
-    for (char& ch : s) if (ch == '\0') ch = ' ';
+    for (char& ch : s)
+      if (ch == '\0') ch = ' ';
     if (s.find(dir) != std::string::npos && std::stoi(name) != getpid()) return false;
   }
   return true;
@@ -164,17 +165,19 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
   // PostgreSQL: migrated, logical decoding on, slot WAL bounded.
   auto conn = db::Connection::Open(pg_url);
   ASSERT_TRUE(conn.ok()) << conn.error().message;
-  auto r = conn->Exec("SELECT current_setting('wal_level'), current_setting('max_slot_wal_keep_size'),"
-                      " (SELECT count(*) FROM schema_migrations)");
+  auto r = conn->Exec(
+      "SELECT current_setting('wal_level'), current_setting('max_slot_wal_keep_size'),"
+      " (SELECT count(*) FROM schema_migrations)");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->GetString(0, 0), "logical");
   EXPECT_NE(r->GetString(0, 1), "-1");
   EXPECT_GE(r->GetInt(0, 2), 1);
   // Logical decoding works with the plugins the sync daemon may use.
-  auto slot = conn->Exec("SELECT pg_create_logical_replication_slot('probe_pgoutput', 'pgoutput');"
-                         "SELECT pg_drop_replication_slot('probe_pgoutput');"
-                         "SELECT pg_create_logical_replication_slot('probe_wal2json', 'wal2json');"
-                         "SELECT pg_drop_replication_slot('probe_wal2json')");
+  auto slot = conn->Exec(
+      "SELECT pg_create_logical_replication_slot('probe_pgoutput', 'pgoutput');"
+      "SELECT pg_drop_replication_slot('probe_pgoutput');"
+      "SELECT pg_create_logical_replication_slot('probe_wal2json', 'wal2json');"
+      "SELECT pg_drop_replication_slot('probe_wal2json')");
   EXPECT_TRUE(slot.ok()) << slot.error().message;
 
   // The replica follows the master.
@@ -194,11 +197,13 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
   pid_t replica = up_.ServicePid("redis-replica-0");
   ASSERT_GT(replica, 0);
   kill(replica, SIGKILL);
-  ASSERT_TRUE(Eventually([&] {
-    pid_t now = up_.ServicePid("redis-replica-0");
-    return now > 0 && now != replica && up_.Restarts("redis-replica-0") == 1 &&
-           PortAccepts("127.0.0.1", up_.base + 22);
-  }, 30s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        pid_t now = up_.ServicePid("redis-replica-0");
+        return now > 0 && now != replica && up_.Restarts("redis-replica-0") == 1 &&
+               PortAccepts("127.0.0.1", up_.base + 22);
+      },
+      30s));
   EXPECT_TRUE(Eventually([&] { return RedisCmd(up_.base + 22, "GET tq:probe") == "1"; }, 10s));
   auto up_log = ReadFile(up_.dir + "/logs/up.log");
   ASSERT_TRUE(up_log.ok());
@@ -229,7 +234,10 @@ TEST_F(UpTest, SecondUpReusesTheData) {
   };
   EXPECT_EQ(count("SELECT count(*) FROM sites"), 40);
   EXPECT_EQ(count("SELECT count(*) FROM events"), 2000);
-  ASSERT_EQ(count("SELECT count(*) FROM (SELECT pg_create_logical_replication_slot('kept', 'pgoutput')) s"), 1);
+  ASSERT_EQ(
+      count(
+          "SELECT count(*) FROM (SELECT pg_create_logical_replication_slot('kept', 'pgoutput')) s"),
+      1);
   RedisCmd(up_.base + 21, "SET tq:kept yes");
   EXPECT_EQ(up_.Stop(), 0);
 
@@ -266,12 +274,13 @@ TEST_F(UpTest, TakenPortIsAClearError) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(listen(fd, 1), 0);
-  auto out = RunCapture({Bin(), "up", "--data-dir", up_.dir, "--port-base", std::to_string(up_.base),
-                         "--scale", "none"});
+  auto out = RunCapture({Bin(), "up", "--data-dir", up_.dir, "--port-base",
+                         std::to_string(up_.base), "--scale", "none"});
   close(fd);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->status, 1);
-  EXPECT_NE(out->output.find(fmt::format("port {}", up_.base + 21)), std::string::npos) << out->output;
+  EXPECT_NE(out->output.find(fmt::format("port {}", up_.base + 21)), std::string::npos)
+      << out->output;
   EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + 20));  // nothing was left running
   EXPECT_TRUE(NoProcessMentions(up_.dir));
 }
@@ -283,7 +292,8 @@ TEST(CliTest, BadInputGivesClearErrors) {
   EXPECT_NE(scale->status, 0);
   EXPECT_NE(scale->output.find("unknown scale 'galactic'"), std::string::npos) << scale->output;
 
-  auto unreachable = RunCapture({Bin(), "seed", "--postgres-url", "postgresql://taquilla@127.0.0.1:1/x"});
+  auto unreachable =
+      RunCapture({Bin(), "seed", "--postgres-url", "postgresql://taquilla@127.0.0.1:1/x"});
   ASSERT_TRUE(unreachable.ok());
   EXPECT_EQ(unreachable->status, 1);
   EXPECT_NE(unreachable->output.find("cannot connect to PostgreSQL"), std::string::npos)
