@@ -105,11 +105,12 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(app.get_subcommands().front()->get_name(), config.error());
   LogOptions log_options;
   log_options.level = config->log.level;
+  log_options.file = config->log.file;
 
   if (up->parsed()) {
     std::string dir = config->stack.data_dir;
     if (Status s = MakeDirs(dir + "/logs"); !s.ok()) return Fail("up", s.error());
-    log_options.file = dir + "/logs/up.log";
+    if (log_options.file.empty()) log_options.file = dir + "/logs/up.log";
     InitLogging(log_options);
     return stack::RunUp(*config, stack::UpOptions{SelfExe(argv[0])});
   }

@@ -147,6 +147,9 @@ const std::vector<ConfigOption>& ConfigOptions() {
     o.push_back(EnumOpt("log.level", "Log level",
                         {"trace", "debug", "info", "warn", "error", "off"},
                         [](Config& c) { return &c.log.level; }));
+    o.push_back(StringOpt("log.file",
+                          "Also append log lines to this file (`up` uses <data-dir>/logs/up.log)",
+                          [](Config& c) { return &c.log.file; }));
     return o;
   }();
   return kOptions;

@@ -41,6 +41,7 @@ struct Config {
   } redis;
   struct Log {
     std::string level = "info";
+    std::string file;  // also append log lines to this file
   } log;
 };
 

@@ -49,6 +49,21 @@ struct Service {
   std::optional<Clock::time_point> restart_at;
 };
 
+// A Redis server of the stack: a master, or a replica when options.replica_of_port is set.
+Service RedisService(std::string name, const RedisOptions& options) {
+  return Service{.name = std::move(name),
+                 .port = options.port,
+                 .command = [options]() -> Result<SpawnOptions> {
+                   TQ_RETURN_IF_ERROR(PrepareRedis(options));
+                   return RedisCommand(options);
+                 },
+                 .wait_ready =
+                     [options](pid_t pid) {
+                       return WaitRedisReady(options.port, options.replica_of_port != 0, pid,
+                                             kStartTimeout);
+                     }};
+}
+
 class Supervisor {
  public:
   Supervisor(const Config& config, const UpOptions& options)
@@ -160,24 +175,8 @@ Status Supervisor::Start() {
           [port = pg.port](pid_t pid) { return WaitPostgresReady(port, pid, kStartTimeout); },
       .stop_signal = SIGINT,  // fast shutdown: roll back sessions, checkpoint, exit
       .stop_grace = milliseconds(60'000)});
-  services_.push_back(Service{
-      .name = "redis-master",
-      .port = master.port,
-      .command = [master]() -> Result<SpawnOptions> {
-        TQ_RETURN_IF_ERROR(PrepareRedis(master));
-        return RedisCommand(master);
-      },
-      .wait_ready = [port = master.port](
-                        pid_t pid) { return WaitRedisReady(port, false, pid, kStartTimeout); }});
-  services_.push_back(Service{
-      .name = "redis-replica-0",
-      .port = replica.port,
-      .command = [replica]() -> Result<SpawnOptions> {
-        TQ_RETURN_IF_ERROR(PrepareRedis(replica));
-        return RedisCommand(replica);
-      },
-      .wait_ready = [port = replica.port](
-                        pid_t pid) { return WaitRedisReady(port, true, pid, kStartTimeout); }});
+  services_.push_back(RedisService("redis-master", master));
+  services_.push_back(RedisService("redis-replica-0", replica));
 
   for (const auto& s : services_) {
     Status free = CheckPortFree("127.0.0.1", s.port);
@@ -219,9 +218,10 @@ Status Supervisor::Start() {
       "  redis replicas {}\n"
       "  endpoints       {}\n"
       "  logs            {}/logs/\n"
+      "{}"
       "Press Ctrl-C to stop.\n",
       data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas, EndpointsPath(data_dir_),
-      data_dir_);
+      data_dir_, ToJson(endpoints_));
   std::fflush(stdout);
   return Ok();
 }
@@ -236,11 +236,17 @@ Status Supervisor::Seed() {
   }
   log_->info("seeding the {} scale", config_.stack.scale);
   SpawnOptions seed;
-  seed.argv = {options_.self_exe, "seed",
-               "--postgres-url",  endpoints_.postgres,
-               "--scale",         config_.stack.scale,
-               "--seed",          std::to_string(config_.stack.seed)};
-  seed.log_file = "";  // inherit: the progress bar and counts go to the terminal
+  // The progress bar and the counts go to the terminal; log lines also to logs/seed.log.
+  seed.argv = {options_.self_exe,
+               "--set",
+               "log.file=" + LogPath("seed"),
+               "seed",
+               "--postgres-url",
+               endpoints_.postgres,
+               "--scale",
+               config_.stack.scale,
+               "--seed",
+               std::to_string(config_.stack.seed)};
   TQ_ASSIGN_OR_RETURN(pid_t pid, Spawn(seed));
   while (true) {
     if (auto status = TryReap(pid)) {

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -161,6 +162,7 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
   EXPECT_TRUE(e.as_object().contains("public"));
   EXPECT_TRUE(e.as_object().contains("read"));
   EXPECT_NE(up_.Log().find(pg_url), std::string::npos);  // printed at start
+  EXPECT_NE(up_.Log().find("\"redis_replicas\":["), std::string::npos);
 
   // PostgreSQL: migrated, logical decoding on, slot WAL bounded.
   auto conn = db::Connection::Open(pg_url);
@@ -234,6 +236,10 @@ TEST_F(UpTest, SecondUpReusesTheData) {
   };
   EXPECT_EQ(count("SELECT count(*) FROM sites"), 40);
   EXPECT_EQ(count("SELECT count(*) FROM events"), 2000);
+  auto seed_log = ReadFile(up_.dir + "/logs/seed.log");
+  ASSERT_TRUE(seed_log.ok());
+  EXPECT_NE(seed_log->find("seeded scale demo"), std::string::npos);
+  EXPECT_NE(up_.Log().find("tickets: 50000"), std::string::npos);  // counts printed
   ASSERT_EQ(
       count(
           "SELECT count(*) FROM (SELECT pg_create_logical_replication_slot('kept', 'pgoutput')) s"),
@@ -264,6 +270,31 @@ TEST_F(UpTest, KilledSupervisorTakesItsChildrenWithIt) {
     EXPECT_TRUE(Eventually([&] { return !PortAccepts("127.0.0.1", up_.base + off); }, 30s)) << off;
   }
   (void)children;
+}
+
+TEST_F(UpTest, DataDirThePostgresUserCannotEnterStillWorks) {
+  if (!RunningAsRoot()) GTEST_SKIP() << "only root switches to the postgres user";
+  // A data dir inside a 0700 directory, like a clone under /root.
+  std::string closed = up_.dir + "/closed";
+  ASSERT_EQ(mkdir(closed.c_str(), 0700), 0);
+  up_.dir = closed + "/data";
+  up_.Start();
+  ASSERT_TRUE(Eventually([&] { return up_.Ready() || TryReap(up_.pid); }, 120s));
+  ASSERT_TRUE(up_.Ready()) << up_.Log();
+  std::string link = up_.dir + "/postgres";
+  ASSERT_TRUE(fs::is_symlink(link));
+  std::string cluster = fs::read_symlink(link).string();
+  EXPECT_EQ(cluster.rfind("/var/lib/taquilla/clusters/", 0), 0u) << cluster;
+  EXPECT_TRUE(fs::exists(cluster + "/PG_VERSION"));
+  EXPECT_EQ(up_.Stop(), 0);
+  // The next start finds the same cluster.
+  up_.Start();
+  ASSERT_TRUE(Eventually([&] { return up_.Ready() || TryReap(up_.pid); }, 120s));
+  ASSERT_TRUE(up_.Ready()) << up_.Log();
+  EXPECT_EQ(fs::read_symlink(link).string(), cluster);
+  EXPECT_EQ(up_.Stop(), 0);
+  testing::RemoveTree(cluster);
+  up_.dir = closed.substr(0, closed.size() - std::string("/closed").size());
 }
 
 TEST_F(UpTest, TakenPortIsAClearError) {
