@@ -346,5 +346,25 @@ TEST(CliTest, BadInputGivesClearErrors) {
   EXPECT_NE(show->output.find("port_base = 8100"), std::string::npos) << show->output;
 }
 
+TEST(CliTest, ReadmeDocumentsEveryConfigurationKey) {
+  const char* src = getenv("TAQUILLA_TEST_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  auto readme = ReadFile(std::string(src) + "/README.md");
+  ASSERT_TRUE(readme.ok());
+  auto doc = RunCapture({Bin(), "config", "doc"});
+  ASSERT_TRUE(doc.ok());
+  // Every row `taquilla config doc` prints stands in the README as it is.
+  size_t start = 0;
+  while (start < doc->output.size()) {
+    size_t end = doc->output.find('\n', start);
+    if (end == std::string::npos) end = doc->output.size();
+    std::string row = doc->output.substr(start, end - start);
+    if (!row.empty()) {
+      EXPECT_NE(readme->find(row), std::string::npos) << "README lacks: " << row;
+    }
+    start = end + 1;
+  }
+}
+
 }  // namespace
 }  // namespace taquilla
