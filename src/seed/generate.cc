@@ -744,6 +744,15 @@ class Gen {
         } else if (s < 0.2) {
           split = "all";
         }
+        // A partly sold listing is left in a state its split rule allows: pairs sell in
+        // twos, no_single never leaves one ticket, all sells the whole listing at once.
+        if (q.available < q.quantity) {
+          std::string_view rule = split;
+          if ((rule == "pairs" && q.available % 2 != 0) ||
+              (rule == "no_single" && q.available == 1) || rule == "all") {
+            split = "any";
+          }
+        }
         w_.Raw(split);
         size_t dsel = rng.Weighted(std::array<int, 3>{50, 40, 10});
         w_.Raw(dsel == 0 ? "eticket" : dsel == 1 ? "mobile" : "paper");

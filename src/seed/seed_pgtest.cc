@@ -121,6 +121,20 @@ TEST(SeedPgTest, DemoCounts) {
             0);
   EXPECT_EQ(Scalar(c, "SELECT count(*) FROM listings WHERE split = 'pairs' AND quantity % 2 <> 0"),
             0);
+  // Partly sold listings are in states their split rule allows.
+  EXPECT_GT(Scalar(c, "SELECT count(*) FROM listings WHERE quantity_available < quantity"), 0);
+  EXPECT_EQ(
+      Scalar(c,
+             "SELECT count(*) FROM listings WHERE (split = 'pairs' AND "
+             "quantity_available % 2 <> 0) OR (split = 'no_single' AND quantity_available = 1"
+             " AND quantity > 1) OR (split = 'all' AND quantity_available NOT IN (0, quantity))"),
+      0);
+  // Nothing is on sale for past or cancelled events.
+  EXPECT_EQ(Scalar(c,
+                   "SELECT count(*) FROM listings l JOIN events e ON e.id = l.event_id WHERE "
+                   "l.status = 'active' AND (e.status = 'cancelled' OR e.starts_at < "
+                   "'2027-01-15'::timestamptz)"),
+            0);
   // Timestamps derive from the fake clock: every event within [-60, +366] days of it.
   EXPECT_EQ(Scalar(c,
                    "SELECT count(*) FROM events WHERE starts_at < "
