@@ -2,9 +2,11 @@
 
 #include <unicode/locid.h>
 #include <unicode/timezone.h>
+#include <unicode/ucurr.h>
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -43,37 +45,24 @@ namespace {
 
 constexpr int64_t kDay = 86400;
 
-// Days since 1970-01-01 -> (y, m, d) (H. Hinnant's civil_from_days).
-void CivilFromDays(int64_t z, int* y, int* m, int* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  *m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  *y = static_cast<int>(yoe + era * 400 + (*m <= 2 ? 1 : 0));
+// The civil date of a day number (days since 1970-01-01, UTC).
+std::chrono::year_month_day CivilDate(int64_t day) {
+  return std::chrono::year_month_day{std::chrono::sys_days{std::chrono::days{day}}};
 }
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 struct CurrencyInfo {
   const char* code;
   double per_eur;  // approximate units per 1 EUR
-  int minor_units;
 };
 // Approximate, fixed rates (not market data): the seed must be reproducible.
 constexpr CurrencyInfo kCurrencies[] = {
-    {"AED", 3.97, 2},    {"ARS", 1000.0, 2}, {"AUD", 1.65, 2},  {"BGN", 1.9558, 2},
-    {"BRL", 5.9, 2},     {"CAD", 1.48, 2},   {"CHF", 0.95, 2},  {"CLP", 1010.0, 0},
-    {"CNY", 7.8, 2},     {"COP", 4400.0, 2}, {"CZK", 25.2, 2},  {"DKK", 7.46, 2},
-    {"EUR", 1.0, 2},     {"GBP", 0.85, 2},   {"HUF", 395.0, 2}, {"IDR", 17500.0, 2},
-    {"ILS", 4.0, 2},     {"INR", 90.0, 2},   {"JPY", 162.0, 0}, {"KRW", 1470.0, 0},
-    {"MXN", 18.5, 2},    {"NOK", 11.6, 2},   {"NZD", 1.8, 2},   {"PEN", 4.05, 2},
-    {"PLN", 4.3, 2},     {"RON", 4.97, 2},   {"RUB", 100.0, 2}, {"SEK", 11.4, 2},
-    {"THB", 38.5, 2},    {"TRY", 35.0, 2},   {"UAH", 44.0, 2},  {"USD", 1.08, 2},
-    {"VND", 27000.0, 0}, {"ZAR", 20.0, 2},
+    {"AED", 3.97},    {"ARS", 1000.0}, {"AUD", 1.65},    {"BGN", 1.9558}, {"BRL", 5.9},
+    {"CAD", 1.48},    {"CHF", 0.95},   {"CLP", 1010.0},  {"CNY", 7.8},    {"COP", 4400.0},
+    {"CZK", 25.2},    {"DKK", 7.46},   {"EUR", 1.0},     {"GBP", 0.85},   {"HUF", 395.0},
+    {"IDR", 17500.0}, {"ILS", 4.0},    {"INR", 90.0},    {"JPY", 162.0},  {"KRW", 1470.0},
+    {"MXN", 18.5},    {"NOK", 11.6},   {"NZD", 1.8},     {"PEN", 4.05},   {"PLN", 4.3},
+    {"RON", 4.97},    {"RUB", 100.0},  {"SEK", 11.4},    {"THB", 38.5},   {"TRY", 35.0},
+    {"UAH", 44.0},    {"USD", 1.08},   {"VND", 27000.0}, {"ZAR", 20.0},
 };
 
 // nullptr for a currency without a hard-coded rate.
@@ -86,13 +75,21 @@ const CurrencyInfo* FindCurrency(std::string_view code) {
 
 // Unknown currencies price like EUR (magnitudes only; the row keeps its own code).
 const CurrencyInfo& Currency(std::string_view code) {
-  static const CurrencyInfo kUnknown{"EUR", 1.0, 2};
+  static const CurrencyInfo kUnknown{"EUR", 1.0};
   const CurrencyInfo* c = FindCurrency(code);
   return c ? *c : kUnknown;
 }
 
 // Rounds a positive amount of major units to a "shop price" with two significant digits
 // (three above 1000), returned in minor units.
+// Digits after the decimal point of a currency, from ICU (as the currencies table).
+int MinorUnits(std::string_view code) {
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(code);
+  UErrorCode status = U_ZERO_ERROR;
+  int digits = ucurr_getDefaultFractionDigits(u.getTerminatedBuffer(), &status);
+  return U_SUCCESS(status) ? digits : 2;
+}
+
 int64_t NicePriceMinor(double major, int minor_units) {
   if (major < 1) major = 1;
   double mag = std::pow(10.0, std::floor(std::log10(major)) - (major >= 1000 ? 2 : 1));
@@ -478,9 +475,7 @@ class Gen {
                                    : rng.Pick(kEvening);
       e.starts = LocalToUtc(v.tz, day, minutes);
       e.ends = e.starts + rng.Range(4, 8) * 1800;
-      int y, m, dd;
-      CivilFromDays(day, &y, &m, &dd);
-      e.year = y;
+      e.year = static_cast<int>(CivilDate(day).year());
       e.created = (std::min(day, in_.base_day) - rng.Range(1, 120)) * kDay;
       e.title_pick = static_cast<uint32_t>(rng.Next() >> 32);
       e.desc_pick = static_cast<uint32_t>(rng.Next() >> 32);
@@ -686,6 +681,7 @@ class Gen {
       const Event& e = events_[eligible[k]];
       const SiteDef& site = d_.sites[static_cast<size_t>(e.sites[0])];
       const CurrencyInfo& cur = Currency(site.currency);
+      const int minor_units = MinorUnits(site.currency);
       int count = per_event[k];
       for (int j = 0; j < count; ++j) {
         bool withdrawn = rng.Chance(0.03);
@@ -700,7 +696,7 @@ class Gen {
         }
         ++id;
         double eur = std::clamp(e.base_eur * (0.9 + rng.Unit() * 0.4), 20.0, 400.0);
-        int64_t price = NicePriceMinor(eur * cur.per_eur, cur.minor_units);
+        int64_t price = NicePriceMinor(eur * cur.per_eur, minor_units);
         std::string_view section = rng.Pick(kSections);
         bool seated = section != "Floor" && section != "Pista" && section != "General Admission";
         w_.Int(id)
@@ -727,7 +723,7 @@ class Gen {
           w_.Null();
         } else {
           w_.Int(std::max<int64_t>(
-              1, NicePriceMinor(eur * cur.per_eur * (0.55 + rng.Unit() * 0.45), cur.minor_units)));
+              1, NicePriceMinor(eur * cur.per_eur * (0.55 + rng.Unit() * 0.45), minor_units)));
         }
         w_.Str(site.currency);
         const char* split = "any";
@@ -816,12 +812,14 @@ class Gen {
 }  // namespace
 
 std::string FormatTimestamp(int64_t t) {
-  int64_t day = FloorDiv(t, kDay);
-  int64_t sec = t - day * kDay;
-  int y, m, d;
-  CivilFromDays(day, &y, &m, &d);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00", y, m, d, sec / 3600, sec / 60 % 60,
-                     sec % 60);
+  using namespace std::chrono;
+  sys_seconds tp{seconds{t}};
+  sys_days day = floor<days>(tp);
+  year_month_day ymd{day};
+  hh_mm_ss hms{tp - day};
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
 }
 
 void Generate(const GenerateInput& in, TableWriter& w, SeedCounts* counts) {
