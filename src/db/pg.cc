@@ -3,6 +3,14 @@
 #include <charconv>
 
 namespace taquilla::db {
+namespace {
+
+// libpq ends its messages with a newline (and sometimes spaces).
+void TrimTrailingSpace(std::string& msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+}
+
+}  // namespace
 
 int64_t PgResult::GetInt(int row, int col) const {
   std::string_view v = Get(row, col);
@@ -36,7 +44,7 @@ Result<Connection> Connection::Open(const std::string& url, std::chrono::seconds
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(c);
     PQfinish(c);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    TrimTrailingSpace(msg);
     return MakeError(ErrorCode::kUnavailable, "cannot connect to PostgreSQL: {}", msg);
   }
   PQsetNoticeProcessor(
@@ -48,7 +56,7 @@ Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
   const char* state_field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_field ? state_field : "";
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  TrimTrailingSpace(msg);
   if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   ErrorCode code = ErrorCode::kUnavailable;
   if (!state.empty())
