@@ -34,10 +34,13 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code;
   std::string message;
+  // Optional machine-readable reason in snake_case ("not_enough_tickets"); the HTTP API
+  // shows it as the error code, and some reasons have their own status (410, 402, 429).
+  std::string reason;
 
   // Returns a copy whose message is prefixed with `context: `.
   Error Wrap(std::string_view context) const {
-    return Error{code, fmt::format("{}: {}", context, message)};
+    return Error{code, fmt::format("{}: {}", context, message), reason};
   }
   std::string ToString() const { return fmt::format("{}: {}", ErrorCodeName(code), message); }
 };
@@ -45,6 +48,13 @@ struct Error {
 template <typename... Args>
 Error MakeError(ErrorCode code, fmt::format_string<Args...> f, Args&&... args) {
   return Error{code, fmt::format(f, std::forward<Args>(args)...)};
+}
+
+// An Error with an API reason: MakeReason(ErrorCode::kConflict, "split_rule", "...").
+template <typename... Args>
+Error MakeReason(ErrorCode code, std::string reason, fmt::format_string<Args...> f,
+                 Args&&... args) {
+  return Error{code, fmt::format(f, std::forward<Args>(args)...), std::move(reason)};
 }
 
 template <typename T>
