@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "db/migrate.h"
 #include "db/pg.h"
+#include "secure/app.h"
 #include "seed/seed.h"
 #include "stack/endpoints.h"
 #include "stack/up.h"
@@ -93,6 +94,25 @@ int main(int argc, char** argv) {
   seed->add_flag("--force", seed_force, "Replace the marketplace data of a non-empty database");
   seed->add_flag("--no-progress", seed_no_progress, "Do not draw a progress bar");
 
+  auto* secure = app.add_subcommand("secure", "Serve the secure app: accounts, selling, orders");
+  KeyFlag(secure, flags, "--data-dir", "stack.data_dir", "Find PostgreSQL in this stack");
+  KeyFlag(secure, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  KeyFlag(secure, flags, "--listen", "secure.listen", "host:port to listen on");
+
+  auto* admin = app.add_subcommand("admin", "Operator tasks on the marketplace");
+  admin->require_subcommand(1);
+  auto* create_user = admin->add_subcommand("create-user", "Create an account (the first admin)");
+  std::string cu_email, cu_password, cu_name, cu_locale = "en", cu_role = "admin";
+  KeyFlag(create_user, flags, "--data-dir", "stack.data_dir", "Find PostgreSQL in this stack");
+  KeyFlag(create_user, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  create_user->add_option("--email", cu_email, "Email address")->required();
+  create_user->add_option("--password", cu_password,
+                          "Password, at least 10 characters (default: read from stdin)");
+  create_user->add_option("--name", cu_name, "Display name (default: the email)");
+  create_user->add_option("--locale", cu_locale, "Language of the account (default en)");
+  create_user->add_option("--role", cu_role, "buyer|seller|admin (default admin)")
+      ->check(CLI::IsMember({"buyer", "seller", "admin"}));
+
   auto* config_cmd = app.add_subcommand("config", "Show the effective configuration or its keys");
   config_cmd->require_subcommand(1);
   auto* config_show =
@@ -141,6 +161,21 @@ int main(int argc, char** argv) {
     auto counts = seed::Seed(*url, options);
     if (!counts.ok()) return Fail("seed", counts.error());
     std::printf("%s", seed::FormatCounts(*counts).c_str());
+    return 0;
+  }
+  if (secure->parsed()) return secure::RunSecure(*config);
+  if (create_user->parsed()) {
+    if (cu_password.empty()) {
+      char buf[1100];
+      if (std::fgets(buf, sizeof buf, stdin)) cu_password = buf;
+      while (!cu_password.empty() && (cu_password.back() == '\n' || cu_password.back() == '\r')) {
+        cu_password.pop_back();
+      }
+    }
+    Status s = secure::CreateUser(*config, cu_email, cu_password,
+                                  cu_name.empty() ? cu_email : cu_name, cu_locale, cu_role);
+    if (!s.ok()) return Fail("admin create-user", s.error());
+    std::printf("created %s %s\n", cu_role.c_str(), cu_email.c_str());
     return 0;
   }
   if (config_show->parsed()) {

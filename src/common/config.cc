@@ -144,6 +144,42 @@ const std::vector<ConfigOption>& ConfigOptions() {
     o.push_back(StringOpt(
         "redis.server_bin", "redis-server executable for the local stack",
         [](Config& c) { return &c.redis.server_bin; }, CheckNonEmpty));
+    o.push_back(StringOpt(
+        "secure.listen",
+        "host:port the secure app listens on; empty means 127.0.0.1 and port_base + 1",
+        [](Config& c) { return &c.secure.listen; },
+        [](const std::string& v) -> Status {
+          if (v.empty()) return Ok();
+          auto colon = v.rfind(':');
+          int port = 0;
+          if (colon == std::string::npos || colon == 0 ||
+              !ParseInt("port", v.substr(colon + 1), 0, 65535, port).ok()) {
+            return MakeError(ErrorCode::kInvalidArgument, "'{}' is not host:port", v);
+          }
+          return Ok();
+        }));
+    o.push_back(IntOpt("secure.threads",
+                       "Request threads of the secure app, and its PostgreSQL connections", 1, 256,
+                       [](Config& c) { return &c.secure.threads; }));
+    o.push_back(IntOpt("secure.hold_seconds", "How long a hold keeps tickets off sale", 1, 86400,
+                       [](Config& c) { return &c.secure.hold_seconds; }));
+    o.push_back(IntOpt("secure.sweep_seconds",
+                       "Seconds between sweeps that put expired holds back on sale", 1, 3600,
+                       [](Config& c) { return &c.secure.sweep_seconds; }));
+    o.push_back(IntOpt("secure.fee_bp",
+                       "Service fee on orders, in basis points of the subtotal (1000 = 10%)", 0,
+                       5000, [](Config& c) { return &c.secure.fee_bp; }));
+    o.push_back(IntOpt("secure.session_hours", "Lifetime of a login session", 1, 8760,
+                       [](Config& c) { return &c.secure.session_hours; }));
+    o.push_back(EnumOpt("secure.cookie_secure",
+                        "Mark the session cookie Secure (set it when served over HTTPS)",
+                        {"true", "false"}, [](Config& c) { return &c.secure.cookie_secure; }));
+    o.push_back(IntOpt("secure.login_failures_per_account",
+                       "Failed logins per account in 15 minutes before 429", 1, 1000,
+                       [](Config& c) { return &c.secure.login_failures_per_account; }));
+    o.push_back(IntOpt("secure.login_failures_per_client",
+                       "Failed logins per client address in 15 minutes before 429", 1, 100000,
+                       [](Config& c) { return &c.secure.login_failures_per_client; }));
     o.push_back(EnumOpt("log.level", "Log level",
                         {"trace", "debug", "info", "warn", "error", "off"},
                         [](Config& c) { return &c.log.level; }));

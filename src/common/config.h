@@ -39,6 +39,17 @@ struct Config {
     std::string prefix = "tq:";
     std::string server_bin = "redis-server";
   } redis;
+  struct Secure {
+    std::string listen;  // host:port; empty: 127.0.0.1:<port_base + 1>
+    int threads = 16;    // request threads, and PostgreSQL connections
+    int hold_seconds = 600;
+    int sweep_seconds = 5;
+    int fee_bp = 1000;
+    int session_hours = 720;
+    std::string cookie_secure = "false";
+    int login_failures_per_account = 5;
+    int login_failures_per_client = 50;
+  } secure;
   struct Log {
     std::string level = "info";
     std::string file;  // also append log lines to this file

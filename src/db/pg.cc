@@ -34,6 +34,16 @@ ErrorCode CodeForSqlState(std::string_view s) {
   return ErrorCode::kInternal;
 }
 
+std::string SqlStateOf(const Error& error) {
+  if (error.reason.rfind("pg:", 0) != 0 || error.reason.size() < 8) return "";
+  return error.reason.substr(3, 5);
+}
+
+std::string ConstraintOf(const Error& error) {
+  if (error.reason.rfind("pg:", 0) != 0 || error.reason.size() < 10) return "";
+  return error.reason.substr(9);
+}
+
 Result<Connection> Connection::Open(const std::string& url, std::chrono::seconds timeout) {
   std::string conninfo = url;
   std::string timeout_s = std::to_string(std::max<int64_t>(1, timeout.count()));
@@ -56,6 +66,8 @@ Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
   std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_.get());
   const char* state_field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_field ? state_field : "";
+  const char* constraint_field = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+  std::string constraint = constraint_field ? constraint_field : "";
   TrimTrailingSpace(msg);
   if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
   ErrorCode code = ErrorCode::kUnavailable;
@@ -64,8 +76,10 @@ Error Connection::ErrorFrom(PGresult* r, std::string_view what) {
   else if (PQstatus(conn_.get()) == CONNECTION_OK)
     code = ErrorCode::kInternal;
   if (r) PQclear(r);
-  return MakeError(code, "{}{}{}", state.empty() ? "" : fmt::format("[{}] ", state), msg,
-                   what.empty() ? "" : fmt::format(" ({})", what));
+  Error e = MakeError(code, "{}{}{}", state.empty() ? "" : fmt::format("[{}] ", state), msg,
+                      what.empty() ? "" : fmt::format(" ({})", what));
+  if (!state.empty()) e.reason = "pg:" + state + (constraint.empty() ? "" : ":" + constraint);
+  return e;
 }
 
 Result<PgResult> Connection::Exec(std::string_view sql) {

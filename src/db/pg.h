@@ -70,6 +70,11 @@ class Connection {
 // the error code a constraint violation maps to.
 ErrorCode CodeForSqlState(std::string_view sqlstate);
 
+// A failed statement's Error has reason "pg:<SQLSTATE>[:<constraint>]"; these read it
+// back ("" when the error did not come from the server).
+std::string SqlStateOf(const Error& error);
+std::string ConstraintOf(const Error& error);
+
 // Quotes an identifier or a literal for SQL text built by the program itself.
 std::string QuoteIdent(std::string_view name);
 std::string QuoteLiteral(std::string_view value);

@@ -49,13 +49,13 @@ struct RawClient {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router_.Add(bhttp::verb::get, "/hello/{name}", [](const Request&, const Peer&,
-                                                       const Params& p) {
-      boost::json::object o;
-      o["name"] = p.path[0];
-      o["q"] = p.Query("q");
-      return JsonResponse(bhttp::status::ok, o);
-    });
+    router_.Add(bhttp::verb::get, "/hello/{name}",
+                [](const Request&, const Peer&, const Params& p) {
+                  boost::json::object o;
+                  o["name"] = p.path[0];
+                  o["q"] = p.Query("q");
+                  return JsonResponse(bhttp::status::ok, o);
+                });
     router_.Add(bhttp::verb::post, "/echo", [](const Request& req, const Peer&, const Params&) {
       auto body = ParseJsonBody(req);
       if (!body.ok()) return ErrorResponse(body.error());
@@ -183,8 +183,8 @@ TEST_F(ServerTest, ConflictingLengthsAre400AndClose) {
 
 TEST_F(ServerTest, OversizedHeadersAre431) {
   RawClient c(server_->port());
-  auto r = c.Send("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') +
-                  "\r\n\r\n");
+  auto r =
+      c.Send("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
   EXPECT_EQ(r.result(), bhttp::status::request_header_fields_too_large);
 }
 

@@ -7,8 +7,7 @@ namespace taquilla::http {
 namespace json = boost::json;
 
 Error InvalidField(std::string_view field, std::string_view problem) {
-  return MakeReason(ErrorCode::kInvalidArgument, "invalid_field", "Field '{}' {}.", field,
-                    problem);
+  return MakeReason(ErrorCode::kInvalidArgument, "invalid_field", "Field '{}' {}.", field, problem);
 }
 
 Result<json::object> ParseJsonText(std::string_view text) {
@@ -79,8 +78,7 @@ const json::value* Fields::Get(std::string_view name, bool required) {
   return &it->value();
 }
 
-std::optional<std::string> Fields::OptStr(std::string_view name, size_t min_len,
-                                          size_t max_len) {
+std::optional<std::string> Fields::OptStr(std::string_view name, size_t min_len, size_t max_len) {
   const json::value* v = Get(name, false);
   if (!v) return std::nullopt;
   if (!v->is_string()) {

@@ -49,7 +49,9 @@ class Fields {
   const boost::json::array* Array(std::string_view name, bool required = true);
   // Marks a field as known without reading it.
   void Allow(std::string_view name);
+  // Has: present and not null. Present: present, null or not.
   bool Has(std::string_view name) const;
+  bool Present(std::string_view name) const { return object_.contains(name); }
 
   // The first problem found, else an error for any field nobody read, else Ok.
   Status Finish();

@@ -64,7 +64,8 @@ bhttp::status StatusOf(const Error& error) {
 }
 
 std::string CodeOf(const Error& error) {
-  if (!error.reason.empty()) return error.reason;
+  // "pg:…" reasons are database details, not API codes.
+  if (!error.reason.empty() && error.reason.rfind("pg:", 0) != 0) return error.reason;
   switch (error.code) {
     case ErrorCode::kInvalidArgument:
       return "invalid_field";

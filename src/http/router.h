@@ -17,8 +17,8 @@
 namespace taquilla::http {
 
 struct Params {
-  std::vector<std::string> path;              // values of {…} segments, in order
-  std::map<std::string, std::string> query;   // decoded; the first of repeated keys wins
+  std::vector<std::string> path;             // values of {…} segments, in order
+  std::map<std::string, std::string> query;  // decoded; the first of repeated keys wins
   // The query value of `key`, or "" when absent.
   const std::string& Query(const std::string& key) const;
   bool HasQuery(const std::string& key) const { return query.count(key) != 0; }

@@ -73,13 +73,13 @@ struct Server::Impl {
         }
         Response res;
         if (ec == bhttp::error::body_limit) {
-          res = ErrorResponse(bhttp::status::payload_too_large, "payload_too_large",
-                              fmt::format("The request body is over {} bytes.", options.body_limit));
+          res =
+              ErrorResponse(bhttp::status::payload_too_large, "payload_too_large",
+                            fmt::format("The request body is over {} bytes.", options.body_limit));
         } else if (ec == bhttp::error::header_limit) {
-          res = ErrorResponse(bhttp::status::request_header_fields_too_large,
-                              "headers_too_large",
-                              fmt::format("The request headers are over {} bytes.",
-                                          options.header_limit));
+          res = ErrorResponse(
+              bhttp::status::request_header_fields_too_large, "headers_too_large",
+              fmt::format("The request headers are over {} bytes.", options.header_limit));
         } else {
           res = ErrorResponse(bhttp::status::bad_request, "bad_request",
                               fmt::format("Malformed HTTP request: {}.", ec.message()));

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "common/files.h"
@@ -208,6 +209,48 @@ Status Supervisor::Start() {
   TQ_RETURN_IF_ERROR(Seed());
   if (StopRequested()) return Ok();
 
+  // The secure app, once the data is in place.
+  const int secure_port = base + PortOffsets::kSecure;
+  if (Status free = CheckPortFree("127.0.0.1", secure_port); !free.ok()) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "cannot start secure: port {} on 127.0.0.1 is already in use; stop what "
+                     "uses it or choose another --port-base",
+                     secure_port);
+  }
+  std::vector<std::string> secure_argv = {options_.self_exe, "--set",
+                                          "log.file=" + LogPath("secure")};
+  for (const auto& o : ConfigOptions()) {
+    if (o.key.rfind("secure.", 0) == 0 && o.key != "secure.listen") {
+      secure_argv.push_back("--set");
+      secure_argv.push_back(o.key + "=" + o.get(config_));
+    }
+  }
+  for (std::string a : {"secure", "--postgres-url", endpoints_.postgres.c_str(), "--listen"}) {
+    secure_argv.push_back(a);
+  }
+  secure_argv.push_back(fmt::format("127.0.0.1:{}", secure_port));
+  services_.push_back(Service{.name = "secure",
+                              .port = secure_port,
+                              .command = [secure_argv]() -> Result<SpawnOptions> {
+                                SpawnOptions o;
+                                o.argv = secure_argv;
+                                return o;
+                              },
+                              .wait_ready = [secure_port](pid_t pid) -> Status {
+                                auto deadline = Clock::now() + kStartTimeout;
+                                while (Clock::now() < deadline) {
+                                  if (PortAccepts("127.0.0.1", secure_port)) return Ok();
+                                  if (!ProcessAlive(pid))
+                                    return MakeError(ErrorCode::kUnavailable, "it exited");
+                                  std::this_thread::sleep_for(milliseconds(20));
+                                }
+                                return MakeError(ErrorCode::kDeadlineExceeded,
+                                                 "it did not listen in time");
+                              }});
+  TQ_RETURN_IF_ERROR(StartService(services_.back(), true));
+  endpoints_.secure_url = fmt::format("http://127.0.0.1:{}", secure_port);
+  if (StopRequested()) return Ok();
+
   TQ_RETURN_IF_ERROR(WriteFileAtomic(EndpointsPath(data_dir_), ToJson(endpoints_)));
   std::string replicas;
   for (const auto& r : endpoints_.redis_replicas) replicas += " " + r;
@@ -216,12 +259,13 @@ Status Supervisor::Start() {
       "  postgres        {}\n"
       "  redis master    {}\n"
       "  redis replicas {}\n"
+      "  secure app      {}\n"
       "  endpoints       {}\n"
       "  logs            {}/logs/\n"
       "{}"
       "Press Ctrl-C to stop.\n",
-      data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas, EndpointsPath(data_dir_),
-      data_dir_, ToJson(endpoints_));
+      data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas,
+      endpoints_.secure_url.value_or(""), EndpointsPath(data_dir_), data_dir_, ToJson(endpoints_));
   std::fflush(stdout);
   return Ok();
 }
