@@ -20,6 +20,7 @@
 #include "common/net.h"
 #include "common/process.h"
 #include "db/pg.h"
+#include "testing/http_client.h"
 #include "testing/servers.h"
 
 namespace taquilla {
@@ -159,8 +160,18 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
   EXPECT_EQ(e.at("redis_master").as_string(), fmt::format("redis://127.0.0.1:{}", up_.base + 21));
   EXPECT_EQ(e.at("redis_replicas").as_array().at(0).as_string(),
             fmt::format("redis://127.0.0.1:{}", up_.base + 22));
+  EXPECT_EQ(e.at("secure").as_string(), fmt::format("http://127.0.0.1:{}", up_.base + 1));
   EXPECT_TRUE(e.as_object().contains("public"));
   EXPECT_TRUE(e.as_object().contains("read"));
+  {
+    // The secure app serves from the stack's database (this stack has no seed data).
+    taquilla::testing::HttpClient secure("127.0.0.1", up_.base + 1);
+    EXPECT_EQ(secure.Get("/readyz").status, 200);
+    auto login = secure.Post("/api/v1/sessions",
+                             {{"email", "nobody@example.test"}, {"password", "taquilla-demo"}});
+    EXPECT_EQ(login.status, 401) << login.body;
+    EXPECT_EQ(login.error_code(), "invalid_credentials");
+  }
   EXPECT_NE(up_.Log().find(pg_url), std::string::npos);  // printed at start
   EXPECT_NE(up_.Log().find("\"redis_replicas\":["), std::string::npos);
 
