@@ -1,12 +1,15 @@
 #include "secure/app.h"
 
 #include <signal.h>
+#include <unicode/locid.h>
+#include <unicode/unistr.h>
 
 #include <condition_variable>
 #include <cstdio>
 #include <thread>
 
 #include "common/log.h"
+#include "db/pg.h"
 #include "db/pool.h"
 #include "http/server.h"
 #include "secure/api.h"
@@ -122,6 +125,23 @@ Status CreateUser(const Config& config, const std::string& email, const std::str
     return MakeError(ErrorCode::kInvalidArgument, "the password must be at least 10 characters");
   }
   TQ_ASSIGN_OR_RETURN(std::string url, stack::ResolvePostgresUrl(config));
+  {
+    // A new marketplace has no languages yet: the first account brings its own, named by
+    // ICU in that language.
+    TQ_ASSIGN_OR_RETURN(db::Connection conn, db::Connection::Open(url));
+    UErrorCode status = U_ZERO_ERROR;
+    icu::Locale loc = icu::Locale::forLanguageTag(locale, status);
+    icu::UnicodeString uname;
+    loc.getDisplayName(loc, uname);
+    std::string name;
+    uname.toUTF8String(name);
+    if (U_SUCCESS(status) && !name.empty() && name != locale) {
+      auto r = conn.ExecParams(
+          "INSERT INTO languages (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+          {locale, name});
+      if (!r.ok() && db::SqlStateOf(r.error()).rfind("23", 0) != 0) return r.error();
+    }
+  }
   db::Pool pool(url, 1, std::chrono::milliseconds(5000));
   TestCardProvider payments;
   Market market(pool, SystemClock::Instance(), payments, MarketOptionsOf(config));
