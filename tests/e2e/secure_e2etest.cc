@@ -9,6 +9,7 @@
 
 #include "common/net.h"
 #include "common/process.h"
+#include "testing/eventually.h"
 #include "testing/http_client.h"
 #include "testing/servers.h"
 
@@ -17,22 +18,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Bin() {
-  const char* b = getenv("TAQUILLA_TEST_BIN");
-  return b ? b : "taquilla";
-}
+std::string Bin() { return testing::TaquillaBin(); }
 
-template <typename F>
-bool Eventually(F done, std::chrono::milliseconds deadline = 30s) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  auto pause = 2ms;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, 100ms);
-  }
-  return done();
-}
+using testing::Eventually;
 
 struct Secure {
   pid_t pid = 0;

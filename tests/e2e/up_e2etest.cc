@@ -20,6 +20,7 @@
 #include "common/net.h"
 #include "common/process.h"
 #include "db/pg.h"
+#include "testing/eventually.h"
 #include "testing/http_client.h"
 #include "testing/servers.h"
 
@@ -28,23 +29,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string Bin() {
-  const char* b = getenv("TAQUILLA_TEST_BIN");
-  return b ? b : "taquilla";
-}
+std::string Bin() { return testing::TaquillaBin(); }
 
-// Polls `done` until it returns true or the deadline passes.
-template <typename F>
-bool Eventually(F done, std::chrono::milliseconds deadline = 60s) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  auto pause = 2ms;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, 100ms);
-  }
-  return done();
-}
+using testing::Eventually;
 
 // A port base whose 24 ports are all free right now.
 int FreePortBase() {
