@@ -171,6 +171,10 @@ const std::vector<ConfigOption>& ConfigOptions() {
                        5000, [](Config& c) { return &c.secure.fee_bp; }));
     o.push_back(IntOpt("secure.session_hours", "Lifetime of a login session", 1, 8760,
                        [](Config& c) { return &c.secure.session_hours; }));
+    o.push_back(IntOpt("secure.session_cache_seconds",
+                       "How long the secure app trusts a session it looked up (0: always ask "
+                       "PostgreSQL); logouts through the same process apply at once",
+                       0, 60, [](Config& c) { return &c.secure.session_cache_seconds; }));
     o.push_back(EnumOpt("secure.cookie_secure",
                         "Mark the session cookie Secure (set it when served over HTTPS)",
                         {"true", "false"}, [](Config& c) { return &c.secure.cookie_secure; }));

@@ -46,6 +46,7 @@ struct Config {
     int sweep_seconds = 5;
     int fee_bp = 1000;
     int session_hours = 720;
+    int session_cache_seconds = 5;
     std::string cookie_secure = "false";
     int login_failures_per_account = 5;
     int login_failures_per_client = 50;

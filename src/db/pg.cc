@@ -104,6 +104,27 @@ Result<PgResult> Connection::ExecParams(std::string_view sql, const std::vector<
   return ErrorFrom(r, "");
 }
 
+Result<PgResult> Connection::ExecPrepared(const std::string& sql,
+                                          const std::vector<Param>& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "tq" + std::to_string(prepared_.size() + 1);
+    PGresult* p = PQprepare(conn_.get(), name.c_str(), sql.c_str(),
+                            static_cast<int>(params.size()), nullptr);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) return ErrorFrom(p, "");
+    PQclear(p);
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& v : params) values.push_back(v ? v->c_str() : nullptr);
+  PGresult* r = PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(params.size()),
+                               values.data(), nullptr, nullptr, 0);
+  auto st = PQresultStatus(r);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return PgResult(r);
+  return ErrorFrom(r, "");
+}
+
 Status Connection::CopyBegin(std::string_view copy_sql) {
   std::string s(copy_sql);
   PGresult* r = PQexec(conn_.get(), s.c_str());

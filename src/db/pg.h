@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -51,6 +52,10 @@ class Connection {
   Result<PgResult> Exec(std::string_view sql);
   // Runs one statement with text parameters $1..$n.
   Result<PgResult> ExecParams(std::string_view sql, const std::vector<Param>& params);
+  // The same, as a prepared statement: the first call on this connection prepares `sql`,
+  // later calls with the same text only bind and execute (no parsing or planning). For
+  // the hot statements of a server's pooled connections.
+  Result<PgResult> ExecPrepared(const std::string& sql, const std::vector<Param>& params);
 
   // COPY ... FROM STDIN: Begin, Put any number of chunks, then End (which reports errors
   // such as constraint violations).
@@ -64,6 +69,7 @@ class Connection {
   explicit Connection(PGconn* c) : conn_(c, &PQfinish) {}
   Error ErrorFrom(PGresult* r, std::string_view what);
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
 // The SQLSTATE of a failed statement is kept in the message as "[23514]"; this returns

@@ -66,7 +66,7 @@ Status InTransaction(Connection& conn, const std::function<Status(Connection&)>&
 }
 
 Result<std::string> CurrentLsn(Connection& conn) {
-  TQ_ASSIGN_OR_RETURN(auto r, conn.Exec("SELECT pg_current_wal_lsn()::text"));
+  TQ_ASSIGN_OR_RETURN(auto r, conn.ExecPrepared("SELECT pg_current_wal_lsn()::text", {}));
   return r.GetString(0, 0);
 }
 

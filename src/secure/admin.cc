@@ -42,6 +42,7 @@ Error Db(const Error& e) {
     return MakeReason(ErrorCode::kInvalidArgument, "invalid_field",
                       "A referenced record does not exist ({}).", c);
   }
+  if (c == "events_check") return Invalid("ends_at", "must not be before starts_at");
   if (state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0) {
     return MakeReason(ErrorCode::kInvalidArgument, "invalid_field", "A value is not valid{}.",
                       c.empty() ? "" : fmt::format(" ({})", c));
@@ -444,6 +445,15 @@ Result<json::object> Market::AdminListEvents(const std::string& q, const Page& p
   out["page"] = page.page;
   out["per_page"] = page.per_page;
   out["total"] = r.rows() ? r.GetInt(0, 4) : 0;
+  if (r.rows() == 0 && page.page > 1) {
+    // count(*) OVER () has no row to ride on past the last page: count again.
+    TQ_ASSIGN_OR_RETURN(auto n, Q(c,
+                                  "SELECT count(*) FROM events e WHERE $1 = '' OR EXISTS (SELECT "
+                                  "1 FROM event_translations t WHERE t.event_id = e.id AND "
+                                  "t.title ILIKE '%' || $1 || '%')",
+                                  {pattern}));
+    out["total"] = n.GetInt(0, 0);
+  }
   return out;
 }
 
@@ -655,6 +665,7 @@ Result<json::object> Market::AdminUpdateUser(int64_t id, const json::object& bod
                  disabled ? std::optional<std::string>(*disabled ? "true" : "false") : std::nullopt,
                  Now()}));
   if (r.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such user.");
+  ForgetSessions(std::nullopt, id);  // the new role or the disable applies at once here
   if (disabled && *disabled) {
     // A disabled account is logged out everywhere at once.
     TQ_RETURN_IF_ERROR(Q(c,

@@ -39,6 +39,7 @@ MarketOptions MarketOptionsOf(const Config& config) {
   o.hold_ttl = std::chrono::seconds(config.secure.hold_seconds);
   o.session_ttl = std::chrono::hours(config.secure.session_hours);
   o.fee_bp = config.secure.fee_bp;
+  o.session_cache = std::chrono::seconds(config.secure.session_cache_seconds);
   return o;
 }
 

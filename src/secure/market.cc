@@ -86,7 +86,7 @@ Error Mapped(const Error& e) {
 // Runs one statement, retrying a deadlock or serialization failure once.
 Result<PgResult> Run(db::Connection& c, std::string_view sql, const std::vector<Param>& params) {
   for (int attempt = 0;; ++attempt) {
-    auto r = c.ExecParams(sql, params);
+    auto r = c.ExecPrepared(std::string(sql), params);
     if (r.ok()) return r;
     std::string state = db::SqlStateOf(r.error());
     if (attempt < 2 && (state == "40001" || state == "40P01")) continue;
@@ -110,6 +110,16 @@ json::object PageOf(json::array items, const Page& page, int64_t total) {
   o["per_page"] = page.per_page;
   o["total"] = total;
   return o;
+}
+
+// The total of a paged query: count(*) OVER () rides on the page's rows, so a page past
+// the last one counts again with `count_sql`.
+Result<int64_t> TotalOf(db::Connection& c, const PgResult& r, int col, const Page& page,
+                        std::string_view count_sql, const std::vector<Param>& params) {
+  if (r.rows() > 0) return r.GetInt(0, col);
+  if (page.page == 1) return int64_t{0};
+  TQ_ASSIGN_OR_RETURN(auto n, Run(c, count_sql, params));
+  return n.GetInt(0, 0);
 }
 
 constexpr const char* kUserCols = "id, email, display_name, locale, role, tq_iso(created_at)";
@@ -277,13 +287,26 @@ Result<Caller> Market::Authenticate(const std::string& token) {
   if (token.empty() || token.size() > 200) {
     return MakeReason(ErrorCode::kUnauthenticated, "unauthenticated", "Log in first.");
   }
+  std::string hash = TokenHashHex(token);
+  if (options_.session_cache.count() > 0) {
+    std::lock_guard lock(sessions_mu_);
+    auto it = sessions_.find(hash);
+    if (it != sessions_.end()) {
+      if (clock_.Monotonic() - it->second.fetched < options_.session_cache &&
+          clock_.Now() < it->second.expires_at) {
+        return it->second.caller;
+      }
+      sessions_.erase(it);
+    }
+  }
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(auto r, Run(c,
                                   "SELECT s.id, s.csrf_token, u.id, u.email, u.display_name, "
-                                  "u.role, u.locale FROM sessions s JOIN users u ON u.id = "
+                                  "u.role, u.locale, (extract(epoch FROM s.expires_at) * "
+                                  "1000000)::bigint FROM sessions s JOIN users u ON u.id = "
                                   "s.user_id WHERE s.token_hash = $1::bytea AND s.revoked_at IS "
                                   "NULL AND s.expires_at > $2 AND NOT u.disabled",
-                                  {TokenHashHex(token), Now()}));
+                                  {hash, Now()}));
   if (r.rows() == 0) {
     return MakeReason(ErrorCode::kUnauthenticated, "unauthenticated",
                       "The session is unknown, expired or logged out; log in again.");
@@ -296,10 +319,25 @@ Result<Caller> Market::Authenticate(const std::string& token) {
   caller.display_name = r.GetString(0, 4);
   caller.role = r.GetString(0, 5);
   caller.locale = r.GetString(0, 6);
+  if (options_.session_cache.count() > 0) {
+    std::lock_guard lock(sessions_mu_);
+    if (sessions_.size() >= 100'000) sessions_.clear();  // bounded; refills from the database
+    sessions_[hash] = CachedSession{
+        caller, Clock::WallTime(std::chrono::microseconds(r.GetInt(0, 7))), clock_.Monotonic()};
+  }
   return caller;
 }
 
+void Market::ForgetSessions(std::optional<int64_t> session_id, std::optional<int64_t> user_id) {
+  std::lock_guard lock(sessions_mu_);
+  std::erase_if(sessions_, [&](const auto& kv) {
+    return (session_id && kv.second.caller.session_id == *session_id) ||
+           (user_id && kv.second.caller.user_id == *user_id);
+  });
+}
+
 Status Market::Logout(const Caller& caller) {
+  ForgetSessions(caller.session_id, std::nullopt);
   TQ_LEASE(c);
   TQ_RETURN_IF_ERROR(
       Run(c, "UPDATE sessions SET revoked_at = $2 WHERE id = $1", {P(caller.session_id), Now()}));
@@ -324,7 +362,10 @@ Result<json::object> Market::MyListings(const Caller& caller, const Page& page) 
                   {P(caller.user_id), P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) items.push_back(ListingJson(r, i, caller.locale));
-  return PageOf(std::move(items), page, r.rows() ? r.GetInt(0, 18) : 0);
+  TQ_ASSIGN_OR_RETURN(int64_t total,
+                      TotalOf(c, r, 18, page, "SELECT count(*) FROM listings WHERE seller_id = $1",
+                              {P(caller.user_id)}));
+  return PageOf(std::move(items), page, total);
 }
 
 Result<json::object> Market::MyOrders(const Caller& caller, const Page& page) {
@@ -338,7 +379,10 @@ Result<json::object> Market::MyOrders(const Caller& caller, const Page& page) {
                   {P(caller.user_id), P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) items.push_back(OrderJson(r, i, caller.locale));
-  return PageOf(std::move(items), page, r.rows() ? r.GetInt(0, 14) : 0);
+  TQ_ASSIGN_OR_RETURN(int64_t total,
+                      TotalOf(c, r, 14, page, "SELECT count(*) FROM orders WHERE buyer_id = $1",
+                              {P(caller.user_id)}));
+  return PageOf(std::move(items), page, total);
 }
 
 Result<json::object> Market::MySales(const Caller& caller, const Page& page) {
@@ -356,7 +400,11 @@ Result<json::object> Market::MySales(const Caller& caller, const Page& page) {
     o.erase("payment_ref");  // the buyer's payment is not the seller's business
     items.push_back(std::move(o));
   }
-  return PageOf(std::move(items), page, r.rows() ? r.GetInt(0, 14) : 0);
+  TQ_ASSIGN_OR_RETURN(int64_t total, TotalOf(c, r, 14, page,
+                                             "SELECT count(*) FROM orders o JOIN listings l ON "
+                                             "l.id = o.listing_id WHERE l.seller_id = $1",
+                                             {P(caller.user_id)}));
+  return PageOf(std::move(items), page, total);
 }
 
 Result<json::object> Market::MyHolds(const Caller& caller, const Page& page) {
@@ -370,7 +418,10 @@ Result<json::object> Market::MyHolds(const Caller& caller, const Page& page) {
           {P(caller.user_id), Now(), P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) items.push_back(HoldJson(r, i, caller.locale));
-  return PageOf(std::move(items), page, r.rows() ? r.GetInt(0, 9) : 0);
+  TQ_ASSIGN_OR_RETURN(int64_t total,
+                      TotalOf(c, r, 9, page, "SELECT count(*) FROM holds WHERE buyer_id = $1",
+                              {P(caller.user_id)}));
+  return PageOf(std::move(items), page, total);
 }
 
 // ---------------------------------------------------------------- selling
@@ -527,11 +578,17 @@ constexpr const char* kHoldSql =
 Result<json::object> Market::Hold(const Caller& caller, int64_t listing_id, int64_t quantity) {
   TQ_LEASE(c);
   std::string now = Now();
-  TQ_RETURN_IF_ERROR(Run(c, kExpireListingSql, {P(listing_id), now}));
-  TQ_ASSIGN_OR_RETURN(
-      auto r, Run(c, kHoldSql,
-                  {P(listing_id), P(quantity), P(caller.user_id), now, Later(options_.hold_ttl)}));
+  std::vector<Param> params = {P(listing_id), P(quantity), P(caller.user_id), now,
+                               Later(options_.hold_ttl)};
+  TQ_ASSIGN_OR_RETURN(auto r, Run(c, kHoldSql, params));
   if (r.rows() == 1) return HoldJson(r, 0, caller.locale);
+  // Not enough tickets: first put this listing's expired holds back on sale, then try
+  // once more. (Doing it only here keeps the common case to one statement.)
+  TQ_ASSIGN_OR_RETURN(auto expired, Run(c, kExpireListingSql, {P(listing_id), now}));
+  if (expired.affected() > 0) {
+    TQ_ASSIGN_OR_RETURN(r, Run(c, kHoldSql, params));
+    if (r.rows() == 1) return HoldJson(r, 0, caller.locale);
+  }
   // Why not: read the listing (outside the lock; only for the message).
   TQ_ASSIGN_OR_RETURN(auto l, Run(c,
                                   "SELECT l.status, l.seller_id, l.split, l.quantity_available, "

@@ -15,7 +15,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,10 @@ struct MarketOptions {
   std::chrono::seconds hold_ttl{600};
   std::chrono::seconds session_ttl{30 * 24 * 3600};
   int fee_bp = 1000;  // service fee in basis points of the subtotal
+  // How long this process trusts a session it looked up before asking PostgreSQL again
+  // (0: every request asks). A logout or a disabled account through this process takes
+  // effect at once; through another process, within this time.
+  std::chrono::seconds session_cache{5};
 };
 
 // The authenticated user of a request.
@@ -129,6 +135,22 @@ class Market {
   Result<json::object> AdminUpdateUser(int64_t id, const json::object& body);
   Result<json::object> AdminListSites();
   Result<json::object> AdminListLanguages();
+  // Lists for the backoffice pages (lists.cc): the newest first, a page at a time;
+  // names in `lang` where translated.
+  Result<json::object> AdminListVenues(const Page& page);
+  Result<json::object> AdminListCities();
+  Result<json::object> AdminListCategories(const std::string& lang);
+  Result<json::object> AdminListPerformers(const Page& page);
+
+  // Public facts for the selling and buying pages (lists.cc): up to `limit` scheduled
+  // upcoming events ({"items":[{id,title,starts_at,venue}]}), and what a listing sells
+  // ({listing_id, event_id, title, starts_at, venue, city, section, row, seat_from, seat_to,
+  // delivery, split, quantity_available}). Titles in `lang`, else the first translation.
+  Result<json::object> UpcomingEvents(const std::string& lang, int64_t limit);
+  Result<json::object> ListingSummary(int64_t listing_id, const std::string& lang);
+
+  // Drops cached sessions of a session or a user (after a logout, role change or disable).
+  void ForgetSessions(std::optional<int64_t> session_id, std::optional<int64_t> user_id);
 
   // The WAL position after the caller's last commit (see db::CurrentLsn).
   Result<std::string> Lsn();
@@ -141,7 +163,15 @@ class Market {
   std::string Now() const;
   std::string Later(std::chrono::seconds d) const;
 
+  struct CachedSession {
+    Caller caller;
+    Clock::WallTime expires_at;
+    Clock::MonoTime fetched;
+  };
+
   db::Pool& pool_;
+  std::mutex sessions_mu_;
+  std::unordered_map<std::string, CachedSession> sessions_;  // by token hash
   const Clock& clock_;
   PaymentProvider& payments_;
   const MarketOptions options_;
