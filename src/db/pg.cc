@@ -104,25 +104,85 @@ Result<PgResult> Connection::ExecParams(std::string_view sql, const std::vector<
   return ErrorFrom(r, "");
 }
 
+Result<std::string> Connection::Prepare(const std::string& sql, size_t n_params) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  std::string name = "tq" + std::to_string(prepared_.size() + 1);
+  PGresult* p =
+      PQprepare(conn_.get(), name.c_str(), sql.c_str(), static_cast<int>(n_params), nullptr);
+  if (PQresultStatus(p) != PGRES_COMMAND_OK) return ErrorFrom(p, "");
+  PQclear(p);
+  prepared_.emplace(sql, name);
+  return name;
+}
+
 Result<PgResult> Connection::ExecPrepared(const std::string& sql,
                                           const std::vector<Param>& params) {
-  auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = "tq" + std::to_string(prepared_.size() + 1);
-    PGresult* p = PQprepare(conn_.get(), name.c_str(), sql.c_str(),
-                            static_cast<int>(params.size()), nullptr);
-    if (PQresultStatus(p) != PGRES_COMMAND_OK) return ErrorFrom(p, "");
-    PQclear(p);
-    it = prepared_.emplace(sql, std::move(name)).first;
-  }
+  TQ_ASSIGN_OR_RETURN(std::string name, Prepare(sql, params.size()));
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& v : params) values.push_back(v ? v->c_str() : nullptr);
-  PGresult* r = PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(params.size()),
+  PGresult* r = PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
                                values.data(), nullptr, nullptr, 0);
   auto st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return PgResult(r);
   return ErrorFrom(r, "");
+}
+
+Result<PgResult> Connection::ExecPreparedWithLsn(const std::string& sql,
+                                                 const std::vector<Param>& params,
+                                                 std::string* lsn) {
+  static const std::string kLsnSql = "SELECT pg_current_wal_lsn()::text";
+  TQ_ASSIGN_OR_RETURN(std::string name, Prepare(sql, params.size()));
+  TQ_ASSIGN_OR_RETURN(std::string lsn_name, Prepare(kLsnSql, 0));
+  PGconn* c = conn_.get();
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& v : params) values.push_back(v ? v->c_str() : nullptr);
+  if (PQenterPipelineMode(c) != 1) return ErrorFrom(nullptr, "pipeline");
+  bool sent = PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()), values.data(),
+                                  nullptr, nullptr, 0) == 1 &&
+              PQpipelineSync(c) == 1 &&
+              PQsendQueryPrepared(c, lsn_name.c_str(), 0, nullptr, nullptr, nullptr, 0) == 1 &&
+              PQpipelineSync(c) == 1;
+  // Results arrive as: write result, NULL, SYNC, LSN result, NULL, SYNC.
+  PGresult* write = nullptr;
+  PGresult* position = nullptr;
+  int syncs = 0, nulls = 0;
+  while (sent && syncs < 2 && nulls < 3) {
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr) {
+      ++nulls;
+      continue;
+    }
+    nulls = 0;
+    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+      ++syncs;
+      PQclear(r);
+    } else if (syncs == 0 && write == nullptr) {
+      write = r;
+    } else if (syncs == 1 && position == nullptr) {
+      position = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  bool clean = sent && syncs == 2 && PQexitPipelineMode(c) == 1;
+  Result<PgResult> out = PgResult();
+  auto st = write ? PQresultStatus(write) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    out = PgResult(write);
+  } else {
+    out = ErrorFrom(write, "");  // takes ownership of `write`
+  }
+  if (position && PQresultStatus(position) == PGRES_TUPLES_OK && PQntuples(position) == 1) {
+    *lsn = PQgetvalue(position, 0, 0);
+  }
+  if (position) PQclear(position);
+  // A pipeline that did not end cleanly leaves the connection unusable; the pool drops it
+  // (PQpipelineStatus). The write's own result still stands, without an LSN.
+  if (!clean) lsn->clear();
+  return out;
 }
 
 Status Connection::CopyBegin(std::string_view copy_sql) {

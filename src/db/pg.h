@@ -56,6 +56,11 @@ class Connection {
   // later calls with the same text only bind and execute (no parsing or planning). For
   // the hot statements of a server's pooled connections.
   Result<PgResult> ExecPrepared(const std::string& sql, const std::vector<Param>& params);
+  // ExecPrepared of one autocommitted write, then pg_current_wal_lsn() after its commit,
+  // sent together in one round trip (libpq pipeline mode, a sync point after each). On
+  // success *lsn is the WAL position a reader must reach to see the write.
+  Result<PgResult> ExecPreparedWithLsn(const std::string& sql, const std::vector<Param>& params,
+                                       std::string* lsn);
 
   // COPY ... FROM STDIN: Begin, Put any number of chunks, then End (which reports errors
   // such as constraint violations).
@@ -68,6 +73,7 @@ class Connection {
  private:
   explicit Connection(PGconn* c) : conn_(c, &PQfinish) {}
   Error ErrorFrom(PGresult* r, std::string_view what);
+  Result<std::string> Prepare(const std::string& sql, size_t n_params);
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };

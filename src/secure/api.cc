@@ -112,6 +112,7 @@ Result<Caller> SecureApi::Authenticate(const Request& req, const std::string& fo
 }
 
 Response SecureApi::Handle(const Request& req, const Peer& peer) {
+  (void)market_.TakeLsn();  // nothing from an earlier request on this thread
   Response res = router_.Dispatch(req, peer);
   if (res.result() == bhttp::status::unauthorized) {
     res.set(bhttp::field::www_authenticate, "Bearer realm=\"taquilla\"");
@@ -119,7 +120,12 @@ Response SecureApi::Handle(const Request& req, const Peer& peer) {
   // Every successful write says where its commit is in the WAL, for read-your-writes.
   if (Unsafe(req.method()) && res.result_int() < 300 && res[bhttp::field::location].empty() &&
       res["X-Taquilla-LSN"].empty()) {
-    if (auto lsn = market_.Lsn(); lsn.ok()) res.set("X-Taquilla-LSN", *lsn);
+    std::string lsn = market_.TakeLsn();
+    if (lsn.empty()) {
+      auto fetched = market_.Lsn();
+      if (fetched.ok()) lsn = *fetched;
+    }
+    if (!lsn.empty()) res.set("X-Taquilla-LSN", lsn);
   }
   return res;
 }

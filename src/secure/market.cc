@@ -94,6 +94,25 @@ Result<PgResult> Run(db::Connection& c, std::string_view sql, const std::vector<
   }
 }
 
+thread_local std::string t_last_lsn;
+
+// Run for an autocommitted write: also learns the WAL position after its commit, in the
+// same round trip, for the request's X-Taquilla-LSN.
+Result<PgResult> RunWrite(db::Connection& c, std::string_view sql,
+                          const std::vector<Param>& params) {
+  for (int attempt = 0;; ++attempt) {
+    std::string lsn;
+    auto r = c.ExecPreparedWithLsn(std::string(sql), params, &lsn);
+    if (r.ok()) {
+      if (!lsn.empty()) t_last_lsn = lsn;
+      return r;
+    }
+    std::string state = db::SqlStateOf(r.error());
+    if (attempt < 2 && (state == "40001" || state == "40P01")) continue;
+    return Mapped(r.error());
+  }
+}
+
 #define TQ_LEASE(name)                                 \
   auto name##_lease = pool_.Acquire();                 \
   if (!name##_lease.ok()) return name##_lease.error(); \
@@ -213,6 +232,12 @@ Market::Market(db::Pool& pool, const Clock& clock, PaymentProvider& payments, Ma
 
 std::string Market::Now() const { return IsoTime(clock_.Now()); }
 std::string Market::Later(std::chrono::seconds d) const { return IsoTime(clock_.Now() + d); }
+
+std::string Market::TakeLsn() {
+  std::string lsn;
+  lsn.swap(t_last_lsn);
+  return lsn;
+}
 
 Result<std::string> Market::Lsn() {
   TQ_LEASE(c);
@@ -580,13 +605,13 @@ Result<json::object> Market::Hold(const Caller& caller, int64_t listing_id, int6
   std::string now = Now();
   std::vector<Param> params = {P(listing_id), P(quantity), P(caller.user_id), now,
                                Later(options_.hold_ttl)};
-  TQ_ASSIGN_OR_RETURN(auto r, Run(c, kHoldSql, params));
+  TQ_ASSIGN_OR_RETURN(auto r, RunWrite(c, kHoldSql, params));
   if (r.rows() == 1) return HoldJson(r, 0, caller.locale);
   // Not enough tickets: first put this listing's expired holds back on sale, then try
   // once more. (Doing it only here keeps the common case to one statement.)
   TQ_ASSIGN_OR_RETURN(auto expired, Run(c, kExpireListingSql, {P(listing_id), now}));
   if (expired.affected() > 0) {
-    TQ_ASSIGN_OR_RETURN(r, Run(c, kHoldSql, params));
+    TQ_ASSIGN_OR_RETURN(r, RunWrite(c, kHoldSql, params));
     if (r.rows() == 1) return HoldJson(r, 0, caller.locale);
   }
   // Why not: read the listing (outside the lock; only for the message).
@@ -631,14 +656,14 @@ Result<json::object> Market::GetHold(const Caller& caller, int64_t id) {
 
 Status Market::ReleaseHold(const Caller& caller, int64_t id) {
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r,
-                      Run(c,
-                          "WITH h AS (UPDATE holds SET status = 'released' WHERE id = $1 AND "
-                          "buyer_id = $2 AND status = 'active' RETURNING listing_id, quantity) "
-                          "UPDATE listings l SET quantity_available = l.quantity_available + "
-                          "h.quantity, updated_at = $3 FROM h WHERE l.id = h.listing_id "
-                          "RETURNING l.id",
-                          {P(id), P(caller.user_id), Now()}));
+  TQ_ASSIGN_OR_RETURN(
+      auto r, RunWrite(c,
+                       "WITH h AS (UPDATE holds SET status = 'released' WHERE id = $1 AND "
+                       "buyer_id = $2 AND status = 'active' RETURNING listing_id, quantity) "
+                       "UPDATE listings l SET quantity_available = l.quantity_available + "
+                       "h.quantity, updated_at = $3 FROM h WHERE l.id = h.listing_id "
+                       "RETURNING l.id",
+                       {P(id), P(caller.user_id), Now()}));
   if (r.rows() == 1) return Ok();
   TQ_ASSIGN_OR_RETURN(auto h, Run(c, "SELECT status FROM holds WHERE id = $1 AND buyer_id = $2",
                                   {P(id), P(caller.user_id)}));
@@ -685,18 +710,18 @@ Result<json::object> Market::Order(const Caller& caller, int64_t hold_id, const 
   // The charge runs outside any transaction: no lock waits on the payment provider.
   TQ_ASSIGN_OR_RETURN(std::string ref, payments_.Charge(charge));
   TQ_LEASE(c);
-  auto r =
-      Run(c,
-          fmt::format("WITH h AS (UPDATE holds SET status = 'ordered' WHERE id = $1 AND "
-                      "buyer_id = $2 AND status = 'active' AND expires_at > $3::timestamptz "
-                      "RETURNING id, listing_id, quantity), "
-                      "o AS (INSERT INTO orders (buyer_id, listing_id, hold_id, quantity, "
-                      "unit_price_minor, fee_minor, total_minor, currency, status, "
-                      "payment_ref, created_at, paid_at) SELECT $2, h.listing_id, h.id, "
-                      "h.quantity, $4, $5, $6, $7, 'paid', $8, $3, $3 FROM h RETURNING *) "
-                      "SELECT {} FROM o JOIN listings l ON l.id = o.listing_id",
-                      kOrderCols),
-          {P(hold_id), P(caller.user_id), now, P(unit), P(fee), P(subtotal + fee), currency, ref});
+  auto r = RunWrite(
+      c,
+      fmt::format("WITH h AS (UPDATE holds SET status = 'ordered' WHERE id = $1 AND "
+                  "buyer_id = $2 AND status = 'active' AND expires_at > $3::timestamptz "
+                  "RETURNING id, listing_id, quantity), "
+                  "o AS (INSERT INTO orders (buyer_id, listing_id, hold_id, quantity, "
+                  "unit_price_minor, fee_minor, total_minor, currency, status, "
+                  "payment_ref, created_at, paid_at) SELECT $2, h.listing_id, h.id, "
+                  "h.quantity, $4, $5, $6, $7, 'paid', $8, $3, $3 FROM h RETURNING *) "
+                  "SELECT {} FROM o JOIN listings l ON l.id = o.listing_id",
+                  kOrderCols),
+      {P(hold_id), P(caller.user_id), now, P(unit), P(fee), P(subtotal + fee), currency, ref});
   if (r.ok() && r->rows() == 1) return OrderJson(*r, 0, caller.locale);
   // The hold changed while the card was charged (expired or paid twice at once): give the
   // money back.

@@ -154,6 +154,9 @@ class Market {
 
   // The WAL position after the caller's last commit (see db::CurrentLsn).
   Result<std::string> Lsn();
+  // The WAL position after the last hot-path write this thread made (learnt in the same
+  // round trip as the write), and forgets it; "" when there was none.
+  std::string TakeLsn();
   // True when PostgreSQL answers.
   bool Healthy();
 
