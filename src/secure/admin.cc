@@ -3,6 +3,7 @@
 
 #include "db/pg.h"
 #include "http/json_input.h"
+#include "secure/db_errors.h"
 #include "secure/market.h"
 #include "seed/text.h"
 
@@ -30,39 +31,11 @@ bool IsLanguageCode(const std::string& s) {
   return s.size() <= 20 && std::regex_match(s, re);
 }
 
-// Maps a database error the way Market does for the fields of the backoffice.
-Error Db(const Error& e) {
-  std::string state = db::SqlStateOf(e);
-  std::string c = db::ConstraintOf(e);
-  if (state == "23505") {
-    return MakeReason(ErrorCode::kAlreadyExists, "already_exists", "It already exists{}.",
-                      c.empty() ? "" : fmt::format(" ({})", c));
-  }
-  if (state == "23503") {
-    return MakeReason(ErrorCode::kInvalidArgument, "invalid_field",
-                      "A referenced record does not exist ({}).", c);
-  }
-  if (c == "events_check") return Invalid("ends_at", "must not be before starts_at");
-  if (state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0) {
-    return MakeReason(ErrorCode::kInvalidArgument, "invalid_field", "A value is not valid{}.",
-                      c.empty() ? "" : fmt::format(" ({})", c));
-  }
-  if (e.code == ErrorCode::kUnavailable || state.rfind("08", 0) == 0) {
-    return MakeReason(ErrorCode::kUnavailable, "unavailable", "The database is unavailable.");
-  }
-  return e;
-}
-
 Result<PgResult> Q(db::Connection& c, std::string_view sql, const std::vector<Param>& params) {
   auto r = c.ExecParams(sql, params);
-  if (!r.ok()) return Db(r.error());
+  if (!r.ok()) return ApiErrorOf(r.error());
   return r;
 }
-
-#define TQ_LEASE(name)                                 \
-  auto name##_lease = pool_.Acquire();                 \
-  if (!name##_lease.ok()) return name##_lease.error(); \
-  db::Connection& name = **name##_lease
 
 std::string Slug(const std::string& text, const std::string& fallback) {
   std::string s = seed::Slugify(text, 120);
@@ -130,7 +103,7 @@ std::vector<std::string> ReadStrings(http::Fields& f, std::string_view name, boo
 
 Status TxOrError(db::Connection& c, const std::function<Status(db::Connection&)>& fn) {
   Status s = db::InTransaction(c, fn);
-  if (!s.ok()) return Db(s.error());
+  if (!s.ok()) return ApiErrorOf(s.error());
   return Ok();
 }
 

@@ -5,6 +5,7 @@
 #include "db/pg.h"
 #include "http/json_input.h"
 #include "i18n/money.h"
+#include "secure/db_errors.h"
 #include "secure/rules.h"
 
 namespace taquilla::secure {
@@ -53,36 +54,6 @@ json::value StrOrNull(const PgResult& r, int row, int col) {
   return json::string(r.Get(row, col));
 }
 
-// Maps a database failure to the API: constraint names become field errors, lost
-// connections 503; anything else stays internal (and is logged by the server).
-Error Mapped(const Error& e) {
-  std::string state = db::SqlStateOf(e);
-  std::string c = db::ConstraintOf(e);
-  if (state.empty()) return e;
-  if (state == "23505") {
-    if (c == "users_email") {
-      return MakeReason(ErrorCode::kAlreadyExists, "email_taken",
-                        "An account with this email already exists.");
-    }
-    return MakeReason(ErrorCode::kAlreadyExists, "already_exists", "It already exists.");
-  }
-  if (state == "23503") {
-    return MakeReason(ErrorCode::kInvalidArgument, "invalid_field",
-                      "A referenced record does not exist ({}).", c);
-  }
-  if (state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0) {
-    return MakeReason(ErrorCode::kInvalidArgument, "invalid_field", "A value is not valid{}.",
-                      c.empty() ? "" : fmt::format(" ({})", c));
-  }
-  if (state == "40001" || state == "40P01" || state == "55P03") {
-    return MakeReason(ErrorCode::kUnavailable, "unavailable", "The database is busy; try again.");
-  }
-  if (e.code == ErrorCode::kUnavailable) {
-    return MakeReason(ErrorCode::kUnavailable, "unavailable", "The database is unavailable.");
-  }
-  return e;
-}
-
 // Runs one statement, retrying a deadlock or serialization failure once.
 Result<PgResult> Run(db::Connection& c, std::string_view sql, const std::vector<Param>& params) {
   for (int attempt = 0;; ++attempt) {
@@ -90,7 +61,7 @@ Result<PgResult> Run(db::Connection& c, std::string_view sql, const std::vector<
     if (r.ok()) return r;
     std::string state = db::SqlStateOf(r.error());
     if (attempt < 2 && (state == "40001" || state == "40P01")) continue;
-    return Mapped(r.error());
+    return ApiErrorOf(r.error());
   }
 }
 
@@ -109,14 +80,9 @@ Result<PgResult> RunWrite(db::Connection& c, std::string_view sql,
     }
     std::string state = db::SqlStateOf(r.error());
     if (attempt < 2 && (state == "40001" || state == "40P01")) continue;
-    return Mapped(r.error());
+    return ApiErrorOf(r.error());
   }
 }
-
-#define TQ_LEASE(name)                                 \
-  auto name##_lease = pool_.Acquire();                 \
-  if (!name##_lease.ok()) return name##_lease.error(); \
-  db::Connection& name = **name##_lease
 
 Error NotFound(std::string_view what) {
   return MakeReason(ErrorCode::kNotFound, "not_found", "No such {}.", what);
@@ -242,7 +208,7 @@ std::string Market::TakeLsn() {
 Result<std::string> Market::Lsn() {
   TQ_LEASE(c);
   auto r = db::CurrentLsn(c);
-  if (!r.ok()) return Mapped(r.error());
+  if (!r.ok()) return ApiErrorOf(r.error());
   return r;
 }
 
@@ -487,7 +453,7 @@ Result<json::object> Market::CreateListing(const Caller& caller, const NewListin
                ? Ok()
                : MakeError(ErrorCode::kUnavailable, "role update failed");
   });
-  if (!s.ok()) return Mapped(s.error());
+  if (!s.ok()) return ApiErrorOf(s.error());
   return ListingJson(*r, 0, caller.locale);
 }
 
