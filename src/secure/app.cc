@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "secure/api.h"
 #include "secure/market.h"
+#include "secure/pages.h"
 #include "stack/endpoints.h"
 
 namespace taquilla::secure {
@@ -71,6 +72,7 @@ int RunSecure(const Config& config) {
   api_options.login_failures_per_account = config.secure.login_failures_per_account;
   api_options.login_failures_per_client = config.secure.login_failures_per_client;
   SecureApi api(market, SystemClock::Instance(), api_options);
+  AddPages(api);
 
   http::ServerOptions so;
   so.host = listen->first;

@@ -73,10 +73,10 @@ TEST_F(MarketTest, OrderingAnExpiredHoldIs410AndFreesTheTickets) {
   ASSERT_EQ(r.status, 201);
   int64_t hold = r.json().at("id").as_int64();
   clock_->Advance(std::chrono::seconds(601));
-  r = client_->Post("/api/v1/orders",
-                    {{"hold_id", hold},
-                     {"payment", {{"method", "test_card"}, {"number", "4242424242424242"}}}},
-                    Bearer(t));
+  r = client_->Post(
+      "/api/v1/orders",
+      {{"hold_id", hold}, {"payment", {{"method", "test_card"}, {"number", "4242424242424242"}}}},
+      Bearer(t));
   EXPECT_EQ(r.status, 410);
   EXPECT_EQ(r.error_code(), "hold_expired");
   EXPECT_EQ(Available(listing), 4);
@@ -91,8 +91,7 @@ TEST_F(MarketTest, DeclinedCardIs402AndTheHoldStays) {
   auto pay = [&](const char* number) {
     return client_->Post(
         "/api/v1/orders",
-        {{"hold_id", hold}, {"payment", {{"method", "test_card"}, {"number", number}}}},
-        Bearer(t));
+        {{"hold_id", hold}, {"payment", {{"method", "test_card"}, {"number", number}}}}, Bearer(t));
   };
   r = pay("4000000000000002");
   EXPECT_EQ(r.status, 402);
@@ -120,10 +119,10 @@ TEST_F(MarketTest, HeldPriceIsWhatTheBuyerPays) {
   auto p = client_->Send("PATCH", "/api/v1/listings/" + std::to_string(listing),
                          R"({"price_minor": 9000})", Bearer(seller_token_));
   ASSERT_EQ(p.status, 200) << p.body;
-  r = client_->Post("/api/v1/orders",
-                    {{"hold_id", hold},
-                     {"payment", {{"method", "test_card"}, {"number", "4242424242424242"}}}},
-                    Bearer(t));
+  r = client_->Post(
+      "/api/v1/orders",
+      {{"hold_id", hold}, {"payment", {{"method", "test_card"}, {"number", "4242424242424242"}}}},
+      Bearer(t));
   ASSERT_EQ(r.status, 201);
   EXPECT_EQ(r.json().at("unit_price").at("amount_minor").as_int64(), 5000);
 }
@@ -136,8 +135,8 @@ TEST_F(MarketTest, SqlSplitRuleMatchesCheckSplit) {
       if (split == "pairs" && available % 2) continue;
       for (int want = 1; want <= 7; ++want) {
         int64_t listing = MakeListing(available, split);
-        auto r =
-            client_->Post("/api/v1/holds", {{"listing_id", listing}, {"quantity", want}}, Bearer(t));
+        auto r = client_->Post("/api/v1/holds", {{"listing_id", listing}, {"quantity", want}},
+                               Bearer(t));
         SplitVerdict v = CheckSplit(split, available, want);
         std::string expect = v == SplitVerdict::kOk          ? ""
                              : v == SplitVerdict::kSplitRule ? "split_rule"
@@ -174,10 +173,11 @@ TEST_F(MarketTest, CannotHoldOwnOrWithdrawnOrPastListings) {
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.error_code(), "own_listing");
   std::string t = Login("buyer@t.test");
-  EXPECT_EQ(client_->Send("DELETE", "/api/v1/listings/" + std::to_string(listing), "",
-                          Bearer(seller_token_))
-                .status,
-            204);
+  EXPECT_EQ(
+      client_
+          ->Send("DELETE", "/api/v1/listings/" + std::to_string(listing), "", Bearer(seller_token_))
+          .status,
+      204);
   r = client_->Post("/api/v1/holds", {{"listing_id", listing}, {"quantity", 1}}, Bearer(t));
   EXPECT_EQ(r.error_code(), "listing_unavailable");
   r = client_->Post("/api/v1/holds", {{"listing_id", 999999}, {"quantity", 1}}, Bearer(t));

@@ -54,9 +54,12 @@ class SecureFixture : public ::testing::Test {
         "setval(pg_get_serial_sequence('categories', 'id'), 100); SELECT "
         "setval(pg_get_serial_sequence('venues', 'id'), 100); SELECT "
         "setval(pg_get_serial_sequence('cities', 'id'), 100)");
-    for (auto [email, role] : {std::pair{"seller@t.test", "seller"}, {"buyer@t.test", "buyer"},
-                               {"buyer2@t.test", "buyer"}, {"admin@t.test", "admin"}}) {
-      Sql(fmt::format("INSERT INTO users (email, password_hash, display_name, locale, role) "
+    for (auto [email, role] : {std::pair{"seller@t.test", "seller"},
+                               {"buyer@t.test", "buyer"},
+                               {"buyer2@t.test", "buyer"},
+                               {"admin@t.test", "admin"}}) {
+      Sql(
+          fmt::format("INSERT INTO users (email, password_hash, display_name, locale, role) "
                       "VALUES ('{}', '{}', '{}', 'es', '{}')",
                       email, hash, email, role));
     }
@@ -107,8 +110,7 @@ class SecureFixture : public ::testing::Test {
     return r.status == 201 ? r.json().at("id").as_int64() : 0;
   }
   int64_t Available(int64_t listing) {
-    return SqlInt("SELECT quantity_available FROM listings WHERE id = " +
-                  std::to_string(listing));
+    return SqlInt("SELECT quantity_available FROM listings WHERE id = " + std::to_string(listing));
   }
 
   std::string url_;
