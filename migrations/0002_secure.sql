@@ -37,7 +37,6 @@ CREATE INDEX holds_listing_expiry ON holds (listing_id, expires_at) WHERE status
 ALTER TABLE listings ADD CONSTRAINT listings_pairs_even
   CHECK (split <> 'pairs' OR quantity % 2 = 0);
 
-CREATE INDEX orders_hold ON orders (hold_id);
 
 -- ISO 8601 in UTC with the offset spelled out, the API's time format.
 CREATE FUNCTION tq_iso(t timestamptz) RETURNS text

@@ -77,8 +77,10 @@ int RunSecure(const Config& config) {
   http::ServerOptions so;
   so.host = listen->first;
   so.port = listen->second;
-  so.io_threads = 1;
-  so.handler_threads = config.secure.threads;
+  // Handlers block on PostgreSQL, so every I/O thread may run one: as many threads as
+  // pooled connections, sharing one io_context, and no hop to a separate pool per request.
+  so.io_threads = config.secure.threads;
+  so.handler_threads = 0;
   http::Server server(so, [&api](const http::Request& req, const http::Peer& peer) {
     return api.Handle(req, peer);
   });
