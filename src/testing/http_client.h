@@ -11,7 +11,7 @@
 namespace taquilla::testing {
 
 struct HttpReply {
-  int status = 0;  // 0: no answer (connection failed)
+  int status = 0;                              // 0: no answer (connection failed)
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   // The body as JSON (null if it is not JSON).
@@ -30,8 +30,7 @@ class HttpClient {
 
   // Sends a request; `headers` are added as given. A JSON body gets its Content-Type
   // unless headers set one.
-  HttpReply Send(const std::string& method, const std::string& target,
-                 const std::string& body = "",
+  HttpReply Send(const std::string& method, const std::string& target, const std::string& body = "",
                  const std::map<std::string, std::string>& headers = {});
   HttpReply Get(const std::string& target, const std::map<std::string, std::string>& h = {}) {
     return Send("GET", target, "", h);
