@@ -111,6 +111,25 @@ Result<Caller> SecureApi::Authenticate(const Request& req, const std::string& fo
   return caller;
 }
 
+Result<NewSession> SecureApi::LimitedLogin(const std::string& email, const std::string& password,
+                                           const std::string& user_agent, const std::string& client,
+                                           int* retry_after) {
+  std::string account;
+  for (char c : email) account += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  *retry_after = limiter_.Check(account, client);
+  if (*retry_after > 0) {
+    return MakeReason(ErrorCode::kUnavailable, "rate_limited",
+                      "Too many failed logins; try again in {} seconds.", *retry_after);
+  }
+  auto s = market_.Login(email, password, user_agent, client);
+  if (!s.ok()) {
+    if (s.error().reason == "invalid_credentials") limiter_.Failed(account, client);
+    return s.error();
+  }
+  limiter_.Succeeded(account);
+  return s;
+}
+
 Response SecureApi::Handle(const Request& req, const Peer& peer) {
   (void)market_.TakeLsn();  // nothing from an earlier request on this thread
   Response res = router_.Dispatch(req, peer);
@@ -202,22 +221,14 @@ void SecureApi::AddRoutes() {
             std::string email = f.Str("email", 1, 254);
             std::string password = f.Str("password", 1, 1024);
             if (Status s = f.Finish(); !s.ok()) return http::ErrorResponse(s.error());
-            std::string account;
-            for (char c : email) account += static_cast<char>(std::tolower(c));
-            if (int wait = limiter_.Check(account, peer.address); wait > 0) {
-              Response res = http::ErrorResponse(
-                  bhttp::status::too_many_requests, "rate_limited",
-                  fmt::format("Too many failed logins; try again in {} seconds.", wait));
-              res.set(bhttp::field::retry_after, std::to_string(wait));
+            int wait = 0;
+            auto s = LimitedLogin(email, password, std::string(req[bhttp::field::user_agent]),
+                                  peer.address, &wait);
+            if (!s.ok()) {
+              Response res = http::ErrorResponse(s.error());
+              if (wait > 0) res.set(bhttp::field::retry_after, std::to_string(wait));
               return res;
             }
-            auto s = market_.Login(email, password, std::string(req[bhttp::field::user_agent]),
-                                   peer.address);
-            if (!s.ok()) {
-              if (s.error().reason == "invalid_credentials") limiter_.Failed(account, peer.address);
-              return http::ErrorResponse(s.error());
-            }
-            limiter_.Succeeded(account);
             json::object o;
             o["token"] = s->token;
             o["csrf_token"] = s->csrf_token;

@@ -37,6 +37,12 @@ class SecureApi {
   // The caller of a request (cookie or bearer), checking CSRF on unsafe methods when the
   // cookie is used. `form_csrf` is the token a form posted, if any.
   Result<Caller> Authenticate(const http::Request& req, const std::string& form_csrf = "");
+  // Market::Login behind the failed-login limiter, for the API and the login page alike:
+  // reason "rate_limited" with *retry_after seconds while the account or client is
+  // limited; a wrong password counts against both.
+  Result<NewSession> LimitedLogin(const std::string& email, const std::string& password,
+                                  const std::string& user_agent, const std::string& client,
+                                  int* retry_after);
   Market& market() { return market_; }
   LoginLimiter& limiter() { return limiter_; }
   const ApiOptions& options() const { return options_; }

@@ -638,22 +638,21 @@ Response Pages::Login(const Request& req, const Peer& peer, const Params& p) {
   if (email.empty() || email.size() > 254 || password.empty() || password.size() > 1024) {
     return LoginPage(req, Status_::unprocessable_entity, v, next, email, T(v, "login.missing"));
   }
-  std::string account = Lower(email);
-  if (int wait = api_.limiter().Check(account, peer.address); wait > 0) {
-    Response res = LoginPage(req, Status_::too_many_requests, v, next, email,
-                             fmt::format(fmt::runtime(T(v, "login.rate_limited")), wait));
-    res.set(bhttp::field::retry_after, std::to_string(wait));
-    return res;
-  }
-  auto s = market_.Login(email, password, std::string(req[bhttp::field::user_agent]), peer.address);
+  int wait = 0;
+  auto s = api_.LimitedLogin(email, password, std::string(req[bhttp::field::user_agent]),
+                             peer.address, &wait);
   if (!s.ok()) {
+    if (wait > 0) {
+      Response res = LoginPage(req, Status_::too_many_requests, v, next, email,
+                               fmt::format(fmt::runtime(T(v, "login.rate_limited")), wait));
+      res.set(bhttp::field::retry_after, std::to_string(wait));
+      return res;
+    }
     if (s.error().reason == "invalid_credentials") {
-      api_.limiter().Failed(account, peer.address);
       return LoginPage(req, Status_::unauthorized, v, next, email, T(v, "login.wrong"));
     }
     return LoginPage(req, http::StatusOf(s.error()), v, next, email, MessageOf(v, s.error()));
   }
-  api_.limiter().Succeeded(account);
   Response res = http::Redirect(next.empty() ? "/account" : next);
   res.insert(bhttp::field::set_cookie, ClearedPreCookie());
   res.insert(bhttp::field::set_cookie, api_.SessionCookie(*s));
