@@ -158,9 +158,10 @@ const std::vector<ConfigOption>& ConfigOptions() {
           }
           return Ok();
         }));
-    o.push_back(IntOpt("secure.threads",
-                       "Request threads of the secure app, and its PostgreSQL connections", 1, 256,
-                       [](Config& c) { return &c.secure.threads; }));
+    o.push_back(IntOpt(
+        "secure.threads",
+        "Request threads of the secure app, and its PostgreSQL connections (about 4 per core)", 1,
+        256, [](Config& c) { return &c.secure.threads; }));
     o.push_back(IntOpt("secure.hold_seconds", "How long a hold keeps tickets off sale", 1, 86400,
                        [](Config& c) { return &c.secure.hold_seconds; }));
     o.push_back(IntOpt("secure.sweep_seconds",

@@ -41,7 +41,7 @@ struct Config {
   } redis;
   struct Secure {
     std::string listen;  // host:port; empty: 127.0.0.1:<port_base + 1>
-    int threads = 16;    // request threads, and PostgreSQL connections
+    int threads = 8;     // request threads, and PostgreSQL connections
     int hold_seconds = 600;
     int sweep_seconds = 5;
     int fee_bp = 1000;
