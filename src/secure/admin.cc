@@ -5,6 +5,7 @@
 #include "http/json_input.h"
 #include "secure/db_errors.h"
 #include "secure/market.h"
+#include "secure/sql.h"
 #include "seed/text.h"
 
 namespace taquilla::secure {
@@ -14,14 +15,6 @@ using db::PgResult;
 
 namespace {
 
-Param P(int64_t v) { return std::to_string(v); }
-Param P(const std::optional<int64_t>& v) {
-  return v ? Param(std::to_string(*v)) : Param(std::nullopt);
-}
-Param P(const std::optional<double>& v) {
-  return v ? Param(fmt::format("{:.8f}", *v)) : Param(std::nullopt);
-}
-
 Error Invalid(std::string_view field, std::string_view problem) {
   return http::InvalidField(field, problem);
 }
@@ -29,12 +22,6 @@ Error Invalid(std::string_view field, std::string_view problem) {
 bool IsLanguageCode(const std::string& s) {
   static const std::regex re(R"(^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$)");
   return s.size() <= 20 && std::regex_match(s, re);
-}
-
-Result<PgResult> Q(db::Connection& c, std::string_view sql, const std::vector<Param>& params) {
-  auto r = c.ExecParams(sql, params);
-  if (!r.ok()) return ApiErrorOf(r.error());
-  return r;
 }
 
 std::string Slug(const std::string& text, const std::string& fallback) {
@@ -117,10 +104,10 @@ Result<json::object> Market::AdminCreateLanguage(const json::object& body) {
   TQ_RETURN_IF_ERROR(f.Finish());
   if (!IsLanguageCode(code)) return Invalid("code", "is not a BCP 47 language code (es, pt-BR)");
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r, Q(c,
-                                "INSERT INTO languages (code, name, direction, created_at) "
-                                "VALUES ($1, $2, $3, $4) RETURNING code, name, direction",
-                                {code, name, dir, Now()}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c,
+                                    "INSERT INTO languages (code, name, direction, created_at) "
+                                    "VALUES ($1, $2, $3, $4) RETURNING code, name, direction",
+                                    {code, name, dir, Now()}));
   json::object o;
   o["code"] = r.GetString(0, 0);
   o["name"] = r.GetString(0, 1);
@@ -131,7 +118,7 @@ Result<json::object> Market::AdminCreateLanguage(const json::object& body) {
 Result<json::object> Market::AdminListLanguages() {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(auto r,
-                      Q(c, "SELECT code, name, direction FROM languages ORDER BY code", {}));
+                      Query(c, "SELECT code, name, direction FROM languages ORDER BY code", {}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     json::object o;
@@ -169,7 +156,7 @@ json::object SiteJson(const PgResult& r, int i) {
 
 Result<json::object> Market::AdminListSites() {
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r, Q(c, std::string(kSiteSql) + " ORDER BY s.code", {}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c, std::string(kSiteSql) + " ORDER BY s.code", {}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) items.push_back(SiteJson(r, i));
   json::object out;
@@ -199,12 +186,12 @@ Result<json::object> Market::AdminCreateSite(const json::object& body) {
     return Invalid("default_language", "must be one of languages");
   }
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto tz, Q(c, "SELECT tq_valid_timezone($1)", {timezone}));
+  TQ_ASSIGN_OR_RETURN(auto tz, Query(c, "SELECT tq_valid_timezone($1)", {timezone}));
   if (tz.Get(0, 0) != "t") return Invalid("timezone", "is not an IANA time zone");
-  TQ_ASSIGN_OR_RETURN(auto cur, Q(c, "SELECT 1 FROM currencies WHERE code = $1", {currency}));
+  TQ_ASSIGN_OR_RETURN(auto cur, Query(c, "SELECT 1 FROM currencies WHERE code = $1", {currency}));
   if (cur.rows() == 0) return Invalid("currency", "is not a currency Taquilla knows");
   for (const auto& l : languages) {
-    TQ_ASSIGN_OR_RETURN(auto lr, Q(c, "SELECT 1 FROM languages WHERE code = $1", {l}));
+    TQ_ASSIGN_OR_RETURN(auto lr, Query(c, "SELECT 1 FROM languages WHERE code = $1", {l}));
     if (lr.rows() == 0) return Invalid("languages", fmt::format("names unknown language {}", l));
   }
   PgResult out;
@@ -233,21 +220,21 @@ Result<json::object> Market::AdminAddSiteLanguage(const std::string& site,
   std::string code = f.Str("code", 2, 20);
   TQ_RETURN_IF_ERROR(f.Finish());
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto s, Q(c, "SELECT 1 FROM sites WHERE code = $1", {site}));
+  TQ_ASSIGN_OR_RETURN(auto s, Query(c, "SELECT 1 FROM sites WHERE code = $1", {site}));
   if (s.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such site.");
-  TQ_ASSIGN_OR_RETURN(auto l, Q(c, "SELECT 1 FROM languages WHERE code = $1", {code}));
+  TQ_ASSIGN_OR_RETURN(auto l, Query(c, "SELECT 1 FROM languages WHERE code = $1", {code}));
   if (l.rows() == 0) return Invalid("code", "is not a language Taquilla offers; create it first");
   TQ_ASSIGN_OR_RETURN(
-      auto ins, Q(c,
-                  "INSERT INTO site_languages (site_code, language_code, position, created_at) "
-                  "SELECT $1, $2, coalesce(max(position) + 1, 0), $3 FROM site_languages WHERE "
-                  "site_code = $1 ON CONFLICT DO NOTHING RETURNING 1",
-                  {site, code, Now()}));
+      auto ins, Query(c,
+                      "INSERT INTO site_languages (site_code, language_code, position, created_at) "
+                      "SELECT $1, $2, coalesce(max(position) + 1, 0), $3 FROM site_languages WHERE "
+                      "site_code = $1 ON CONFLICT DO NOTHING RETURNING 1",
+                      {site, code, Now()}));
   if (ins.rows() == 0) {
     return MakeReason(ErrorCode::kAlreadyExists, "already_exists",
                       "The site already offers this language.");
   }
-  TQ_ASSIGN_OR_RETURN(auto r, Q(c, std::string(kSiteSql) + " WHERE s.code = $1", {site}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c, std::string(kSiteSql) + " WHERE s.code = $1", {site}));
   return SiteJson(r, 0);
 }
 
@@ -262,18 +249,19 @@ Result<json::object> Market::AdminCreateVenue(const json::object& body) {
   auto capacity = f.OptInt("capacity", 1, 10'000'000);
   TQ_RETURN_IF_ERROR(f.Finish());
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto tz, Q(c, "SELECT tq_valid_timezone($1)", {timezone}));
+  TQ_ASSIGN_OR_RETURN(auto tz, Query(c, "SELECT tq_valid_timezone($1)", {timezone}));
   if (tz.Get(0, 0) != "t") return Invalid("timezone", "is not an IANA time zone");
-  TQ_ASSIGN_OR_RETURN(auto city, Q(c, "SELECT 1 FROM cities WHERE id = $1", {P(city_id)}));
+  TQ_ASSIGN_OR_RETURN(auto city, Query(c, "SELECT 1 FROM cities WHERE id = $1", {P(city_id)}));
   if (city.rows() == 0) return Invalid("city_id", "is not a city");
   TQ_ASSIGN_OR_RETURN(
-      auto r, Q(c,
-                "INSERT INTO venues (name, slug, city_id, address, latitude, longitude, timezone, "
-                "capacity, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
-                "RETURNING id, name, slug, city_id, address, latitude, longitude, timezone, "
-                "capacity",
-                {name, Slug(name, "venue"), P(city_id), address, P(std::optional(lat)),
-                 P(std::optional(lon)), timezone, P(capacity), Now()}));
+      auto r,
+      Query(c,
+            "INSERT INTO venues (name, slug, city_id, address, latitude, longitude, timezone, "
+            "capacity, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) "
+            "RETURNING id, name, slug, city_id, address, latitude, longitude, timezone, "
+            "capacity",
+            {name, Slug(name, "venue"), P(city_id), address, P(std::optional(lat)),
+             P(std::optional(lon)), timezone, P(capacity), Now()}));
   json::object o;
   o["id"] = r.GetInt(0, 0);
   o["name"] = r.GetString(0, 1);
@@ -307,7 +295,7 @@ Result<json::object> Market::AdminCreateCategory(const json::object& body) {
   }
   TQ_LEASE(c);
   if (parent) {
-    TQ_ASSIGN_OR_RETURN(auto p, Q(c, "SELECT 1 FROM categories WHERE id = $1", {P(parent)}));
+    TQ_ASSIGN_OR_RETURN(auto p, Query(c, "SELECT 1 FROM categories WHERE id = $1", {P(parent)}));
     if (p.rows() == 0) return Invalid("parent_id", "is not a category");
   }
   int64_t id = 0;
@@ -343,13 +331,13 @@ Result<json::object> Market::AdminCreatePerformer(const json::object& body) {
   TQ_RETURN_IF_ERROR(f.Finish());
   TQ_LEASE(c);
   if (category) {
-    TQ_ASSIGN_OR_RETURN(auto p, Q(c, "SELECT 1 FROM categories WHERE id = $1", {P(category)}));
+    TQ_ASSIGN_OR_RETURN(auto p, Query(c, "SELECT 1 FROM categories WHERE id = $1", {P(category)}));
     if (p.rows() == 0) return Invalid("category_id", "is not a category");
   }
-  TQ_ASSIGN_OR_RETURN(auto r, Q(c,
-                                "INSERT INTO performers (name, slug, category_id, created_at, "
-                                "updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, slug",
-                                {name, Slug(name, "performer"), P(category), Now()}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c,
+                                    "INSERT INTO performers (name, slug, category_id, created_at, "
+                                    "updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id, slug",
+                                    {name, Slug(name, "performer"), P(category), Now()}));
   json::object o;
   o["id"] = r.GetInt(0, 0);
   o["name"] = name;
@@ -362,17 +350,17 @@ Result<json::object> Market::AdminGetEvent(int64_t id) {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
       auto r,
-      Q(c,
-        "SELECT e.id, e.venue_id, e.category_id, tq_iso(e.starts_at), tq_iso(e.ends_at), "
-        "e.status, tq_iso(e.created_at), tq_iso(e.updated_at), "
-        "coalesce((SELECT json_agg(site_code ORDER BY site_code) FROM event_sites WHERE "
-        "event_id = e.id), '[]'), "
-        "coalesce((SELECT json_agg(performer_id ORDER BY position) FROM event_performers WHERE "
-        "event_id = e.id), '[]'), "
-        "coalesce((SELECT json_object_agg(language_code, json_build_object('title', title, "
-        "'description', description, 'slug', slug)) FROM event_translations WHERE event_id = "
-        "e.id), '{}') FROM events e WHERE e.id = $1",
-        {P(id)}));
+      Query(c,
+            "SELECT e.id, e.venue_id, e.category_id, tq_iso(e.starts_at), tq_iso(e.ends_at), "
+            "e.status, tq_iso(e.created_at), tq_iso(e.updated_at), "
+            "coalesce((SELECT json_agg(site_code ORDER BY site_code) FROM event_sites WHERE "
+            "event_id = e.id), '[]'), "
+            "coalesce((SELECT json_agg(performer_id ORDER BY position) FROM event_performers WHERE "
+            "event_id = e.id), '[]'), "
+            "coalesce((SELECT json_object_agg(language_code, json_build_object('title', title, "
+            "'description', description, 'slug', slug)) FROM event_translations WHERE event_id = "
+            "e.id), '{}') FROM events e WHERE e.id = $1",
+            {P(id)}));
   if (r.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such event.");
   json::object o;
   o["id"] = r.GetInt(0, 0);
@@ -397,13 +385,14 @@ Result<json::object> Market::AdminListEvents(const std::string& q, const Page& p
     pattern += ch;
   }
   TQ_ASSIGN_OR_RETURN(
-      auto r, Q(c,
-                "SELECT e.id, tq_iso(e.starts_at), e.status, coalesce((SELECT title FROM "
-                "event_translations t WHERE t.event_id = e.id ORDER BY t.language_code <> 'en', "
-                "t.language_code LIMIT 1), ''), count(*) OVER () FROM events e WHERE $1 = '' OR "
-                "EXISTS (SELECT 1 FROM event_translations t WHERE t.event_id = e.id AND t.title "
-                "ILIKE '%' || $1 || '%') ORDER BY e.starts_at DESC, e.id DESC LIMIT $2 OFFSET $3",
-                {pattern, P(page.per_page), P((page.page - 1) * page.per_page)}));
+      auto r,
+      Query(c,
+            "SELECT e.id, tq_iso(e.starts_at), e.status, coalesce((SELECT title FROM "
+            "event_translations t WHERE t.event_id = e.id ORDER BY t.language_code <> 'en', "
+            "t.language_code LIMIT 1), ''), count(*) OVER () FROM events e WHERE $1 = '' OR "
+            "EXISTS (SELECT 1 FROM event_translations t WHERE t.event_id = e.id AND t.title "
+            "ILIKE '%' || $1 || '%') ORDER BY e.starts_at DESC, e.id DESC LIMIT $2 OFFSET $3",
+            {pattern, P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     json::object o;
@@ -420,11 +409,12 @@ Result<json::object> Market::AdminListEvents(const std::string& q, const Page& p
   out["total"] = r.rows() ? r.GetInt(0, 4) : 0;
   if (r.rows() == 0 && page.page > 1) {
     // count(*) OVER () has no row to ride on past the last page: count again.
-    TQ_ASSIGN_OR_RETURN(auto n, Q(c,
-                                  "SELECT count(*) FROM events e WHERE $1 = '' OR EXISTS (SELECT "
-                                  "1 FROM event_translations t WHERE t.event_id = e.id AND "
-                                  "t.title ILIKE '%' || $1 || '%')",
-                                  {pattern}));
+    TQ_ASSIGN_OR_RETURN(auto n,
+                        Query(c,
+                              "SELECT count(*) FROM events e WHERE $1 = '' OR EXISTS (SELECT "
+                              "1 FROM event_translations t WHERE t.event_id = e.id AND "
+                              "t.title ILIKE '%' || $1 || '%')",
+                              {pattern}));
     out["total"] = n.GetInt(0, 0);
   }
   return out;
@@ -553,9 +543,9 @@ Result<json::object> Market::AdminPutEventTranslation(int64_t id, const std::str
   TQ_RETURN_IF_ERROR(f.Finish());
   {
     TQ_LEASE(c);
-    TQ_ASSIGN_OR_RETURN(auto ev, Q(c, "SELECT 1 FROM events WHERE id = $1", {P(id)}));
+    TQ_ASSIGN_OR_RETURN(auto ev, Query(c, "SELECT 1 FROM events WHERE id = $1", {P(id)}));
     if (ev.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such event.");
-    TQ_ASSIGN_OR_RETURN(auto l, Q(c, "SELECT 1 FROM languages WHERE code = $1", {lang}));
+    TQ_ASSIGN_OR_RETURN(auto l, Query(c, "SELECT 1 FROM languages WHERE code = $1", {lang}));
     if (l.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such language.");
     TQ_RETURN_IF_ERROR(TxOrError(c, [&](db::Connection& tx) -> Status {
       TQ_RETURN_IF_ERROR(tx.ExecParams(
@@ -583,16 +573,17 @@ Result<json::object> Market::AdminPutExchangeRate(const std::string& base, const
   if (base == quote) return Invalid("quote", "must differ from the base currency");
   TQ_LEASE(c);
   for (const auto& code : {base, quote}) {
-    TQ_ASSIGN_OR_RETURN(auto cur, Q(c, "SELECT 1 FROM currencies WHERE code = $1", {code}));
+    TQ_ASSIGN_OR_RETURN(auto cur, Query(c, "SELECT 1 FROM currencies WHERE code = $1", {code}));
     if (cur.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such currency.");
   }
   TQ_ASSIGN_OR_RETURN(
-      auto r, Q(c,
-                "INSERT INTO exchange_rates (base_currency, quote_currency, rate, updated_at) "
-                "VALUES ($1, $2, $3::numeric, $4) ON CONFLICT (base_currency, quote_currency) DO "
-                "UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at RETURNING "
-                "rate::text, tq_iso(updated_at)",
-                {base, quote, rate, Now()}));
+      auto r,
+      Query(c,
+            "INSERT INTO exchange_rates (base_currency, quote_currency, rate, updated_at) "
+            "VALUES ($1, $2, $3::numeric, $4) ON CONFLICT (base_currency, quote_currency) DO "
+            "UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at RETURNING "
+            "rate::text, tq_iso(updated_at)",
+            {base, quote, rate, Now()}));
   json::object o;
   o["base"] = base;
   o["quote"] = quote;
@@ -603,10 +594,10 @@ Result<json::object> Market::AdminPutExchangeRate(const std::string& base, const
 
 Result<json::object> Market::AdminListExchangeRates() {
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r, Q(c,
-                                "SELECT base_currency, quote_currency, rate::text, "
-                                "tq_iso(updated_at) FROM exchange_rates ORDER BY 1, 2",
-                                {}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c,
+                                    "SELECT base_currency, quote_currency, rate::text, "
+                                    "tq_iso(updated_at) FROM exchange_rates ORDER BY 1, 2",
+                                    {}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     json::object o;
@@ -630,21 +621,23 @@ Result<json::object> Market::AdminUpdateUser(int64_t id, const json::object& bod
   TQ_RETURN_IF_ERROR(f.Finish());
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
-      auto r, Q(c,
-                "UPDATE users SET role = coalesce($2, role), disabled = coalesce($3::boolean, "
-                "disabled), updated_at = $4 WHERE id = $1 RETURNING id, email, display_name, "
-                "locale, role, disabled",
-                {P(id), role,
-                 disabled ? std::optional<std::string>(*disabled ? "true" : "false") : std::nullopt,
-                 Now()}));
+      auto r,
+      Query(c,
+            "UPDATE users SET role = coalesce($2, role), disabled = coalesce($3::boolean, "
+            "disabled), updated_at = $4 WHERE id = $1 RETURNING id, email, display_name, "
+            "locale, role, disabled",
+            {P(id), role,
+             disabled ? std::optional<std::string>(*disabled ? "true" : "false") : std::nullopt,
+             Now()}));
   if (r.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such user.");
   ForgetSessions(std::nullopt, id);  // the new role or the disable applies at once here
   if (disabled && *disabled) {
     // A disabled account is logged out everywhere at once.
-    TQ_RETURN_IF_ERROR(Q(c,
-                         "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at "
-                         "IS NULL",
-                         {P(id), Now()}));
+    TQ_RETURN_IF_ERROR(
+        Query(c,
+              "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at "
+              "IS NULL",
+              {P(id), Now()}));
   }
   json::object o;
   o["id"] = r.GetInt(0, 0);

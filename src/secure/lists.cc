@@ -4,6 +4,7 @@
 #include "db/pg.h"
 #include "secure/db_errors.h"
 #include "secure/market.h"
+#include "secure/sql.h"
 
 namespace taquilla::secure {
 
@@ -11,20 +12,6 @@ using db::Param;
 using db::PgResult;
 
 namespace {
-
-Param P(int64_t v) { return std::to_string(v); }
-
-// Runs a read; a lost connection is a 503.
-Result<PgResult> Read(db::Connection& c, std::string_view sql, const std::vector<Param>& params) {
-  auto r = c.ExecParams(sql, params);
-  if (!r.ok()) return ApiErrorOf(r.error());
-  return r;
-}
-
-json::value IntOrNull(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return nullptr;
-  return r.GetInt(row, col);
-}
 
 // The SQL of an event's title in $lang, else English, else any language.
 constexpr const char* kTitleSql =
@@ -36,11 +23,11 @@ constexpr const char* kTitleSql =
 Result<json::object> Market::AdminListVenues(const Page& page) {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
-      auto r, Read(c,
-                   "SELECT v.id, v.name, v.city_id, ci.name, ci.country, v.timezone, v.capacity, "
-                   "count(*) OVER () FROM venues v JOIN cities ci ON ci.id = v.city_id ORDER BY "
-                   "v.id DESC LIMIT $1 OFFSET $2",
-                   {P(page.per_page), P((page.page - 1) * page.per_page)}));
+      auto r, Query(c,
+                    "SELECT v.id, v.name, v.city_id, ci.name, ci.country, v.timezone, v.capacity, "
+                    "count(*) OVER () FROM venues v JOIN cities ci ON ci.id = v.city_id ORDER BY "
+                    "v.id DESC LIMIT $1 OFFSET $2",
+                    {P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     items.push_back(json::object{{"id", r.GetInt(i, 0)},
@@ -59,10 +46,10 @@ Result<json::object> Market::AdminListVenues(const Page& page) {
 
 Result<json::object> Market::AdminListCities() {
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r, Read(c,
-                                   "SELECT id, name, country, timezone FROM cities ORDER BY "
-                                   "country, name LIMIT 2000",
-                                   {}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c,
+                                    "SELECT id, name, country, timezone FROM cities ORDER BY "
+                                    "country, name LIMIT 2000",
+                                    {}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     items.push_back(json::object{{"id", r.GetInt(i, 0)},
@@ -76,13 +63,13 @@ Result<json::object> Market::AdminListCities() {
 Result<json::object> Market::AdminListCategories(const std::string& lang) {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
-      auto r, Read(c,
-                   "SELECT c.id, c.parent_id, c.slug, c.position, coalesce((SELECT name FROM "
-                   "category_translations t WHERE t.category_id = c.id ORDER BY t.language_code "
-                   "<> $1, t.language_code <> 'en', t.language_code LIMIT 1), c.slug) FROM "
-                   "categories c ORDER BY coalesce(c.parent_id, c.id), c.parent_id IS NOT NULL, "
-                   "c.position, c.id LIMIT 2000",
-                   {lang}));
+      auto r, Query(c,
+                    "SELECT c.id, c.parent_id, c.slug, c.position, coalesce((SELECT name FROM "
+                    "category_translations t WHERE t.category_id = c.id ORDER BY t.language_code "
+                    "<> $1, t.language_code <> 'en', t.language_code LIMIT 1), c.slug) FROM "
+                    "categories c ORDER BY coalesce(c.parent_id, c.id), c.parent_id IS NOT NULL, "
+                    "c.position, c.id LIMIT 2000",
+                    {lang}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     items.push_back(json::object{{"id", r.GetInt(i, 0)},
@@ -96,10 +83,10 @@ Result<json::object> Market::AdminListCategories(const std::string& lang) {
 
 Result<json::object> Market::AdminListPerformers(const Page& page) {
   TQ_LEASE(c);
-  TQ_ASSIGN_OR_RETURN(auto r, Read(c,
-                                   "SELECT id, name, slug, category_id, count(*) OVER () FROM "
-                                   "performers ORDER BY id DESC LIMIT $1 OFFSET $2",
-                                   {P(page.per_page), P((page.page - 1) * page.per_page)}));
+  TQ_ASSIGN_OR_RETURN(auto r, Query(c,
+                                    "SELECT id, name, slug, category_id, count(*) OVER () FROM "
+                                    "performers ORDER BY id DESC LIMIT $1 OFFSET $2",
+                                    {P(page.per_page), P((page.page - 1) * page.per_page)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     items.push_back(json::object{{"id", r.GetInt(i, 0)},
@@ -116,12 +103,12 @@ Result<json::object> Market::AdminListPerformers(const Page& page) {
 Result<json::object> Market::UpcomingEvents(const std::string& lang, int64_t limit) {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
-      auto r, Read(c,
-                   fmt::format("SELECT e.id, {}, tq_iso(e.starts_at), v.name FROM events e JOIN "
-                               "venues v ON v.id = e.venue_id WHERE e.status = 'scheduled' AND "
-                               "e.starts_at > $2::timestamptz ORDER BY e.starts_at, e.id LIMIT $3",
-                               kTitleSql),
-                   {lang, Now(), P(limit)}));
+      auto r, Query(c,
+                    fmt::format("SELECT e.id, {}, tq_iso(e.starts_at), v.name FROM events e JOIN "
+                                "venues v ON v.id = e.venue_id WHERE e.status = 'scheduled' AND "
+                                "e.starts_at > $2::timestamptz ORDER BY e.starts_at, e.id LIMIT $3",
+                                kTitleSql),
+                    {lang, Now(), P(limit)}));
   json::array items;
   for (int i = 0; i < r.rows(); ++i) {
     items.push_back(json::object{{"id", r.GetInt(i, 0)},
@@ -135,14 +122,14 @@ Result<json::object> Market::UpcomingEvents(const std::string& lang, int64_t lim
 Result<json::object> Market::ListingSummary(int64_t listing_id, const std::string& lang) {
   TQ_LEASE(c);
   TQ_ASSIGN_OR_RETURN(
-      auto r, Read(c,
-                   fmt::format("SELECT l.id, e.id, {}, tq_iso(e.starts_at), v.name, ci.name, "
-                               "l.section, l.\"row\", l.seat_from, l.seat_to, l.delivery, "
-                               "l.split, l.quantity_available, l.status, e.status FROM listings "
-                               "l JOIN events e ON e.id = l.event_id JOIN venues v ON v.id = "
-                               "e.venue_id JOIN cities ci ON ci.id = v.city_id WHERE l.id = $2",
-                               kTitleSql),
-                   {lang, P(listing_id)}));
+      auto r, Query(c,
+                    fmt::format("SELECT l.id, e.id, {}, tq_iso(e.starts_at), v.name, ci.name, "
+                                "l.section, l.\"row\", l.seat_from, l.seat_to, l.delivery, "
+                                "l.split, l.quantity_available, l.status, e.status FROM listings "
+                                "l JOIN events e ON e.id = l.event_id JOIN venues v ON v.id = "
+                                "e.venue_id JOIN cities ci ON ci.id = v.city_id WHERE l.id = $2",
+                                kTitleSql),
+                    {lang, P(listing_id)}));
   if (r.rows() == 0) return MakeReason(ErrorCode::kNotFound, "not_found", "No such listing.");
   return json::object{{"listing_id", r.GetInt(0, 0)},
                       {"event_id", r.GetInt(0, 1)},

@@ -7,6 +7,7 @@
 #include "i18n/money.h"
 #include "secure/db_errors.h"
 #include "secure/rules.h"
+#include "secure/sql.h"
 
 namespace taquilla::secure {
 
@@ -30,28 +31,12 @@ bool IsIsoDateTime(const std::string& s) {
 
 namespace {
 
-Param P(int64_t v) { return std::to_string(v); }
-Param P(const std::optional<int64_t>& v) {
-  return v ? Param(std::to_string(*v)) : Param(std::nullopt);
-}
-Param P(const std::optional<std::string>& v) { return v; }
-
 json::value Money(int64_t minor, const std::string& currency, const std::string& locale) {
   json::object m;
   m["amount_minor"] = minor;
   m["currency"] = currency;
   m["formatted"] = i18n::FormatMoney(minor, currency, locale);
   return m;
-}
-
-json::value IntOrNull(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return nullptr;
-  return r.GetInt(row, col);
-}
-
-json::value StrOrNull(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return nullptr;
-  return json::string(r.Get(row, col));
 }
 
 // Runs one statement, retrying a deadlock or serialization failure once.
@@ -86,25 +71,6 @@ Result<PgResult> RunWrite(db::Connection& c, std::string_view sql,
 
 Error NotFound(std::string_view what) {
   return MakeReason(ErrorCode::kNotFound, "not_found", "No such {}.", what);
-}
-
-json::object PageOf(json::array items, const Page& page, int64_t total) {
-  json::object o;
-  o["items"] = std::move(items);
-  o["page"] = page.page;
-  o["per_page"] = page.per_page;
-  o["total"] = total;
-  return o;
-}
-
-// The total of a paged query: count(*) OVER () rides on the page's rows, so a page past
-// the last one counts again with `count_sql`.
-Result<int64_t> TotalOf(db::Connection& c, const PgResult& r, int col, const Page& page,
-                        std::string_view count_sql, const std::vector<Param>& params) {
-  if (r.rows() > 0) return r.GetInt(0, col);
-  if (page.page == 1) return int64_t{0};
-  TQ_ASSIGN_OR_RETURN(auto n, Run(c, count_sql, params));
-  return n.GetInt(0, 0);
 }
 
 constexpr const char* kUserCols = "id, email, display_name, locale, role, tq_iso(created_at)";
