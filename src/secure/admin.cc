@@ -402,22 +402,13 @@ Result<json::object> Market::AdminListEvents(const std::string& q, const Page& p
     o["title"] = r.GetString(i, 3);
     items.push_back(std::move(o));
   }
-  json::object out;
-  out["items"] = std::move(items);
-  out["page"] = page.page;
-  out["per_page"] = page.per_page;
-  out["total"] = r.rows() ? r.GetInt(0, 4) : 0;
-  if (r.rows() == 0 && page.page > 1) {
-    // count(*) OVER () has no row to ride on past the last page: count again.
-    TQ_ASSIGN_OR_RETURN(auto n,
-                        Query(c,
-                              "SELECT count(*) FROM events e WHERE $1 = '' OR EXISTS (SELECT "
-                              "1 FROM event_translations t WHERE t.event_id = e.id AND "
-                              "t.title ILIKE '%' || $1 || '%')",
+  TQ_ASSIGN_OR_RETURN(int64_t total,
+                      TotalOf(c, r, 4, page,
+                              "SELECT count(*) FROM events e WHERE $1 = '' OR EXISTS (SELECT 1 "
+                              "FROM event_translations t WHERE t.event_id = e.id AND t.title "
+                              "ILIKE '%' || $1 || '%')",
                               {pattern}));
-    out["total"] = n.GetInt(0, 0);
-  }
-  return out;
+  return PageOf(std::move(items), page, total);
 }
 
 namespace {

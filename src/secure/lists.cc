@@ -38,10 +38,8 @@ Result<json::object> Market::AdminListVenues(const Page& page) {
                                  {"timezone", r.GetString(i, 5)},
                                  {"capacity", IntOrNull(r, i, 6)}});
   }
-  return json::object{{"items", std::move(items)},
-                      {"page", page.page},
-                      {"per_page", page.per_page},
-                      {"total", r.rows() ? r.GetInt(0, 7) : 0}};
+  TQ_ASSIGN_OR_RETURN(int64_t total, TotalOf(c, r, 7, page, "SELECT count(*) FROM venues", {}));
+  return PageOf(std::move(items), page, total);
 }
 
 Result<json::object> Market::AdminListCities() {
@@ -94,10 +92,8 @@ Result<json::object> Market::AdminListPerformers(const Page& page) {
                                  {"slug", r.GetString(i, 2)},
                                  {"category_id", IntOrNull(r, i, 3)}});
   }
-  return json::object{{"items", std::move(items)},
-                      {"page", page.page},
-                      {"per_page", page.per_page},
-                      {"total", r.rows() ? r.GetInt(0, 4) : 0}};
+  TQ_ASSIGN_OR_RETURN(int64_t total, TotalOf(c, r, 4, page, "SELECT count(*) FROM performers", {}));
+  return PageOf(std::move(items), page, total);
 }
 
 Result<json::object> Market::UpcomingEvents(const std::string& lang, int64_t limit) {

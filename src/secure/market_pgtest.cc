@@ -190,5 +190,20 @@ TEST_F(MarketTest, CannotHoldOwnOrWithdrawnOrPastListings) {
   EXPECT_EQ(r.error_code(), "event_not_on_sale");
 }
 
+// A page past the last one still reports the total (count(*) OVER () has no row there).
+TEST_F(MarketTest, BackofficeListsCountPastTheLastPage) {
+  Sql("INSERT INTO performers (name, slug) VALUES ('A', 'a'), ('B', 'b'), ('C', 'c')");
+  Page past;
+  past.page = 5;
+  past.per_page = 2;
+  auto performers = market_->AdminListPerformers(past);
+  ASSERT_TRUE(performers.ok());
+  EXPECT_EQ(performers->at("total").as_int64(), 3);
+  EXPECT_TRUE(performers->at("items").as_array().empty());
+  auto venues = market_->AdminListVenues(past);
+  ASSERT_TRUE(venues.ok());
+  EXPECT_EQ(venues->at("total").as_int64(), 1);
+}
+
 }  // namespace
 }  // namespace taquilla::secure
