@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,10 +15,13 @@
 #include "common/log.h"
 #include "db/migrate.h"
 #include "db/pg.h"
+#include "queue/ops.h"
+#include "redis/client.h"
 #include "secure/app.h"
 #include "seed/seed.h"
 #include "stack/endpoints.h"
 #include "stack/up.h"
+#include "sync/app.h"
 
 namespace {
 
@@ -113,6 +117,57 @@ int main(int argc, char** argv) {
   create_user->add_option("--role", cu_role, "buyer|seller|admin (default admin)")
       ->check(CLI::IsMember({"buyer", "seller", "admin"}));
 
+  auto* sync_cmd = app.add_subcommand(
+      "sync", "Stream committed changes from PostgreSQL into the Redis projections and queues");
+  KeyFlag(sync_cmd, flags, "--data-dir", "stack.data_dir",
+          "Find PostgreSQL and Redis in this stack");
+  KeyFlag(sync_cmd, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  KeyFlag(sync_cmd, flags, "--redis-url", "redis.master_url", "Redis master URL");
+  KeyFlag(sync_cmd, flags, "--listen", "sync.listen", "host:port of /metrics");
+  KeyFlag(sync_cmd, flags, "--slot", "sync.slot", "Replication slot name");
+
+  auto* rebuild = app.add_subcommand("rebuild", "Rebuild the Redis projections from PostgreSQL");
+  std::string rb_site, rb_lang;
+  bool rb_no_progress = false;
+  KeyFlag(rebuild, flags, "--data-dir", "stack.data_dir",
+          "Find PostgreSQL and Redis in this stack");
+  KeyFlag(rebuild, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  KeyFlag(rebuild, flags, "--redis-url", "redis.master_url", "Redis master URL");
+  rebuild->add_option("--site", rb_site, "Only the events of this site (and the site list)");
+  rebuild->add_option("--lang", rb_lang, "Only events of sites offering this language");
+  rebuild->add_flag("--no-progress", rb_no_progress, "Do not draw a progress bar");
+
+  auto* verify = app.add_subcommand(
+      "verify", "Recompute every projection from PostgreSQL and diff it against Redis");
+  int verify_wait_ms = 30000;
+  KeyFlag(verify, flags, "--data-dir", "stack.data_dir", "Find PostgreSQL and Redis in this stack");
+  KeyFlag(verify, flags, "--postgres-url", "postgres.url", "PostgreSQL URL");
+  KeyFlag(verify, flags, "--redis-url", "redis.master_url", "Redis master URL");
+  verify->add_option("--wait-ms", verify_wait_ms,
+                     "First wait this long for sync to catch up with PostgreSQL (0: do not wait)");
+
+  auto* queue_cmd = app.add_subcommand("queue", "Operate the reliable change queues");
+  queue_cmd->require_subcommand(1);
+  std::vector<std::string> q_groups;
+  size_t q_limit = 100;
+  std::string q_item;
+  auto queue_flags = [&](CLI::App* c) {
+    KeyFlag(c, flags, "--data-dir", "stack.data_dir", "Find Redis in this stack");
+    KeyFlag(c, flags, "--redis-url", "redis.master_url", "Redis master URL");
+    c->add_option("--group", q_groups, "Consumer group (default: every group)");
+  };
+  auto* q_stats = queue_cmd->add_subcommand("stats", "Depth, oldest age, in flight, dead, workers");
+  queue_flags(q_stats);
+  auto* q_recover = queue_cmd->add_subcommand(
+      "recover", "Give back the items of workers whose heartbeat expired");
+  queue_flags(q_recover);
+  auto* q_dead = queue_cmd->add_subcommand("dead", "List dead letters");
+  queue_flags(q_dead);
+  q_dead->add_option("--limit", q_limit, "At most this many per group (0: all; default 100)");
+  auto* q_retry = queue_cmd->add_subcommand("retry", "Put dead letters back in the queue");
+  queue_flags(q_retry);
+  q_retry->add_option("--item", q_item, "Only this item (default: all)");
+
   auto* config_cmd = app.add_subcommand("config", "Show the effective configuration or its keys");
   config_cmd->require_subcommand(1);
   auto* config_show =
@@ -176,6 +231,36 @@ int main(int argc, char** argv) {
                                   cu_name.empty() ? cu_email : cu_name, cu_locale, cu_role);
     if (!s.ok()) return Fail("admin create-user", s.error());
     std::printf("created %s %s\n", cu_role.c_str(), cu_email.c_str());
+    return 0;
+  }
+  if (sync_cmd->parsed()) return sync::RunSync(*config);
+  if (rebuild->parsed()) {
+    return sync::RunRebuild(*config, sync::Scope{rb_site, rb_lang},
+                            !rb_no_progress && isatty(STDERR_FILENO));
+  }
+  if (verify->parsed()) {
+    return sync::RunVerify(*config, std::chrono::milliseconds(std::max(0, verify_wait_ms)));
+  }
+  if (queue_cmd->parsed()) {
+    const std::string name = "queue " + queue_cmd->get_subcommands().front()->get_name();
+    auto url = stack::ResolveRedisMasterUrl(*config);
+    if (!url.ok()) return Fail(name, url.error());
+    auto client = redis::Client::Connect(*url);
+    if (!client.ok()) return Fail(name, client.error());
+    const std::string& prefix = config->redis.prefix;
+    Status s = Ok();
+    if (q_stats->parsed()) {
+      s = queue::ops::PrintStats(*client, prefix, q_groups, std::cout);
+    } else if (q_recover->parsed()) {
+      s = queue::ops::Recover(*client, prefix, q_groups, config->queue.max_deliveries, std::cout);
+    } else if (q_dead->parsed()) {
+      s = queue::ops::PrintDead(*client, prefix, q_groups, q_limit, std::cout);
+    } else if (q_retry->parsed()) {
+      s = queue::ops::Retry(*client, prefix, q_groups,
+                            q_item.empty() ? std::nullopt : std::optional<std::string>(q_item),
+                            std::cout);
+    }
+    if (!s.ok()) return Fail(name, s.error());
     return 0;
   }
   if (config_show->parsed()) {

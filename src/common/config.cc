@@ -185,6 +185,58 @@ const std::vector<ConfigOption>& ConfigOptions() {
     o.push_back(IntOpt("secure.login_failures_per_client",
                        "Failed logins per client address in 15 minutes before 429", 1, 100000,
                        [](Config& c) { return &c.secure.login_failures_per_client; }));
+    o.push_back(StringOpt(
+        "sync.listen", "host:port of sync's /metrics; empty means 127.0.0.1 and port_base + 2",
+        [](Config& c) { return &c.sync.listen; },
+        [](const std::string& v) -> Status {
+          if (v.empty()) return Ok();
+          auto colon = v.rfind(':');
+          int port = 0;
+          if (colon == std::string::npos || colon == 0 ||
+              !ParseInt("port", v.substr(colon + 1), 0, 65535, port).ok()) {
+            return MakeError(ErrorCode::kInvalidArgument, "'{}' is not host:port", v);
+          }
+          return Ok();
+        }));
+    o.push_back(StringOpt(
+        "sync.slot", "Name of the logical replication slot sync reads (created if missing)",
+        [](Config& c) { return &c.sync.slot; },
+        [](const std::string& v) -> Status {
+          if (v.empty() || v.size() > 63 ||
+              v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "'{}' is not a slot name (lower-case letters, digits, _)", v);
+          }
+          return Ok();
+        }));
+    o.push_back(IntOpt("sync.event_grace_seconds",
+                       "How long an event's documents stay in Redis after it ends", 0, 365 * 86400,
+                       [](Config& c) { return &c.sync.event_grace_seconds; }));
+    o.push_back(IntOpt("sync.batch_units",
+                       "Projection units sync rebuilds per batch (bounds memory in large "
+                       "transactions)",
+                       1, 1'000'000, [](Config& c) { return &c.sync.batch_units; }));
+    o.push_back(IntOpt("sync.sweep_seconds",
+                       "Seconds between sweeps that drop started events from the sorted sets", 1,
+                       86400, [](Config& c) { return &c.sync.sweep_seconds; }));
+    o.push_back(StringOpt(
+        "sync.queues",
+        "Change queues (consumer groups) every changed entity goes to, comma-separated",
+        [](Config& c) { return &c.sync.queues; },
+        [](const std::string& v) -> Status {
+          if (v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_,") != std::string::npos) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "'{}' is not a comma-separated list of queue names", v);
+          }
+          return Ok();
+        }));
+    o.push_back(IntOpt("queue.heartbeat_seconds",
+                       "A queue worker whose heartbeat is older than this is dead: the reaper "
+                       "gives its items to others",
+                       1, 3600, [](Config& c) { return &c.queue.heartbeat_seconds; }));
+    o.push_back(IntOpt("queue.max_deliveries",
+                       "Deliveries of one queue item before it goes to the dead letters", 1, 1000,
+                       [](Config& c) { return &c.queue.max_deliveries; }));
     o.push_back(EnumOpt("log.level", "Log level",
                         {"trace", "debug", "info", "warn", "error", "off"},
                         [](Config& c) { return &c.log.level; }));

@@ -51,6 +51,18 @@ struct Config {
     int login_failures_per_account = 5;
     int login_failures_per_client = 50;
   } secure;
+  struct Sync {
+    std::string listen;  // host:port of /metrics; empty: 127.0.0.1:<port_base + 2>
+    std::string slot = "taquilla";
+    int event_grace_seconds = 86400;
+    int batch_units = 2000;
+    int sweep_seconds = 60;
+    std::string queues = "search";
+  } sync;
+  struct Queue {
+    int heartbeat_seconds = 10;
+    int max_deliveries = 5;
+  } queue;
   struct Log {
     std::string level = "info";
     std::string file;  // also append log lines to this file

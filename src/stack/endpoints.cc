@@ -16,6 +16,7 @@ std::string ToJson(const Endpoints& e) {
   json::object o;
   o["public"] = e.public_url ? json::value(*e.public_url) : json::value(nullptr);
   o["secure"] = e.secure_url ? json::value(*e.secure_url) : json::value(nullptr);
+  o["sync_metrics"] = e.sync_metrics_url ? json::value(*e.sync_metrics_url) : json::value(nullptr);
   json::array read;
   for (const auto& r : e.read_urls) read.emplace_back(r);
   o["read"] = std::move(read);
@@ -52,6 +53,7 @@ Result<Endpoints> ParseEndpoints(const std::string& text) {
   };
   e.public_url = str("public");
   e.secure_url = str("secure");
+  e.sync_metrics_url = str("sync_metrics");
   e.read_urls = list("read");
   e.postgres = str("postgres").value_or("");
   e.redis_master = str("redis_master").value_or("");
@@ -79,6 +81,16 @@ Result<std::string> ResolvePostgresUrl(const Config& config) {
   if (!config.postgres.url.empty()) return config.postgres.url;
   TQ_ASSIGN_OR_RETURN(Endpoints e, LoadEndpoints(config.stack.data_dir));
   return e.postgres;
+}
+
+}  // namespace taquilla::stack
+
+namespace taquilla::stack {
+
+Result<std::string> ResolveRedisMasterUrl(const Config& config) {
+  if (!config.redis.master_url.empty()) return config.redis.master_url;
+  TQ_ASSIGN_OR_RETURN(Endpoints e, LoadEndpoints(config.stack.data_dir));
+  return e.redis_master;
 }
 
 }  // namespace taquilla::stack

@@ -26,6 +26,7 @@ struct PortOffsets {
 struct Endpoints {
   std::optional<std::string> public_url;  // HAProxy, once the read servers land
   std::optional<std::string> secure_url;
+  std::optional<std::string> sync_metrics_url;  // sync's /metrics
   std::vector<std::string> read_urls;
   std::string postgres;
   std::string redis_master;
@@ -40,5 +41,7 @@ Result<Endpoints> LoadEndpoints(const std::string& data_dir);
 
 // The PostgreSQL URL a command should use: postgres.url if set, else the stack's.
 Result<std::string> ResolvePostgresUrl(const Config& config);
+// The Redis master URL: redis.master_url if set, else the stack's.
+Result<std::string> ResolveRedisMasterUrl(const Config& config);
 
 }  // namespace taquilla::stack

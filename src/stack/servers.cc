@@ -91,7 +91,8 @@ Status PreparePostgres(const PostgresOptions& o) {
       o.port, o.max_slot_wal_keep_size);
   if (!o.durable) {
     conf +=
-        "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\nshared_buffers = '128MB'\n";
+        "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\nwal_writer_delay = 10ms\n"
+        "shared_buffers = '128MB'\n";
   }
   TQ_RETURN_IF_ERROR(WriteFileAtomic(o.dir + "/taquilla.conf", conf));
   TQ_RETURN_IF_ERROR(ChownTree(o.dir + "/taquilla.conf", o.os_user));

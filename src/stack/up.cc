@@ -209,45 +209,56 @@ Status Supervisor::Start() {
   TQ_RETURN_IF_ERROR(Seed());
   if (StopRequested()) return Ok();
 
-  // The secure app, once the data is in place.
-  const int secure_port = base + PortOffsets::kSecure;
-  if (Status free = CheckPortFree("127.0.0.1", secure_port); !free.ok()) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "cannot start secure: port {} on 127.0.0.1 is already in use; stop what "
-                     "uses it or choose another --port-base",
-                     secure_port);
-  }
-  std::vector<std::string> secure_argv = {options_.self_exe, "--set",
-                                          "log.file=" + LogPath("secure")};
-  for (const auto& o : ConfigOptions()) {
-    if (o.key.rfind("secure.", 0) == 0 && o.key != "secure.listen") {
-      secure_argv.push_back("--set");
-      secure_argv.push_back(o.key + "=" + o.get(config_));
+  // sync (projections into the Redis master) and the secure app, once the data is in
+  // place. Each passes its section of the configuration on to its child.
+  auto child = [this](const std::string& name, const std::string& section, int port,
+                      std::vector<std::string> args) -> Status {
+    if (Status free = CheckPortFree("127.0.0.1", port); !free.ok()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "cannot start {}: port {} on 127.0.0.1 is already in use; stop what "
+                       "uses it or choose another --port-base",
+                       name, port);
     }
-  }
-  for (std::string a : {"secure", "--postgres-url", endpoints_.postgres.c_str(), "--listen"}) {
-    secure_argv.push_back(a);
-  }
-  secure_argv.push_back(fmt::format("127.0.0.1:{}", secure_port));
-  services_.push_back(Service{.name = "secure",
-                              .port = secure_port,
-                              .command = [secure_argv]() -> Result<SpawnOptions> {
-                                SpawnOptions o;
-                                o.argv = secure_argv;
-                                return o;
-                              },
-                              .wait_ready = [secure_port](pid_t pid) -> Status {
-                                auto deadline = Clock::now() + kStartTimeout;
-                                while (Clock::now() < deadline) {
-                                  if (PortAccepts("127.0.0.1", secure_port)) return Ok();
-                                  if (!ProcessAlive(pid))
-                                    return MakeError(ErrorCode::kUnavailable, "it exited");
-                                  std::this_thread::sleep_for(milliseconds(20));
-                                }
-                                return MakeError(ErrorCode::kDeadlineExceeded,
-                                                 "it did not listen in time");
-                              }});
-  TQ_RETURN_IF_ERROR(StartService(services_.back(), true));
+    std::vector<std::string> argv = {options_.self_exe, "--set", "log.file=" + LogPath(name)};
+    for (const auto& o : ConfigOptions()) {
+      bool mine = o.key.rfind(section + ".", 0) == 0 && o.key != section + ".listen";
+      if (mine || (name == "sync" && (o.key.rfind("queue.", 0) == 0 || o.key == "redis.prefix"))) {
+        argv.push_back("--set");
+        argv.push_back(o.key + "=" + o.get(config_));
+      }
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--listen");
+    argv.push_back(fmt::format("127.0.0.1:{}", port));
+    services_.push_back(Service{.name = name,
+                                .port = port,
+                                .command = [argv]() -> Result<SpawnOptions> {
+                                  SpawnOptions o;
+                                  o.argv = argv;
+                                  return o;
+                                },
+                                .wait_ready = [port](pid_t pid) -> Status {
+                                  auto deadline = Clock::now() + kStartTimeout;
+                                  while (Clock::now() < deadline) {
+                                    if (PortAccepts("127.0.0.1", port)) return Ok();
+                                    if (!ProcessAlive(pid))
+                                      return MakeError(ErrorCode::kUnavailable, "it exited");
+                                    std::this_thread::sleep_for(milliseconds(20));
+                                  }
+                                  return MakeError(ErrorCode::kDeadlineExceeded,
+                                                   "it did not listen in time");
+                                }});
+    return StartService(services_.back(), true);
+  };
+  const int sync_port = base + PortOffsets::kSyncMetrics;
+  TQ_RETURN_IF_ERROR(child(
+      "sync", "sync", sync_port,
+      {"sync", "--postgres-url", endpoints_.postgres, "--redis-url", endpoints_.redis_master}));
+  endpoints_.sync_metrics_url = fmt::format("http://127.0.0.1:{}/metrics", sync_port);
+  if (StopRequested()) return Ok();
+  const int secure_port = base + PortOffsets::kSecure;
+  TQ_RETURN_IF_ERROR(
+      child("secure", "secure", secure_port, {"secure", "--postgres-url", endpoints_.postgres}));
   endpoints_.secure_url = fmt::format("http://127.0.0.1:{}", secure_port);
   if (StopRequested()) return Ok();
 
@@ -260,12 +271,14 @@ Status Supervisor::Start() {
       "  redis master    {}\n"
       "  redis replicas {}\n"
       "  secure app      {}\n"
+      "  sync metrics    {}\n"
       "  endpoints       {}\n"
       "  logs            {}/logs/\n"
       "{}"
       "Press Ctrl-C to stop.\n",
       data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas,
-      endpoints_.secure_url.value_or(""), EndpointsPath(data_dir_), data_dir_, ToJson(endpoints_));
+      endpoints_.secure_url.value_or(""), endpoints_.sync_metrics_url.value_or(""),
+      EndpointsPath(data_dir_), data_dir_, ToJson(endpoints_));
   std::fflush(stdout);
   return Ok();
 }

@@ -1,0 +1,172 @@
+#include "sync/app.h"
+
+#include <signal.h>
+
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "common/log.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "stack/endpoints.h"
+#include "sync/tools.h"
+
+namespace taquilla::sync {
+
+namespace {
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : s + ",") {
+    if (ch == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  return out;
+}
+
+Result<std::pair<std::string, int>> MetricsListen(const Config& config) {
+  const std::string& listen = config.sync.listen;
+  if (listen.empty()) {
+    return std::pair<std::string, int>{"127.0.0.1",
+                                       config.stack.port_base + stack::PortOffsets::kSyncMetrics};
+  }
+  auto colon = listen.rfind(':');
+  return std::pair<std::string, int>{listen.substr(0, colon),
+                                     std::atoi(listen.c_str() + colon + 1)};
+}
+
+ProjectorOptions ProjectorOptionsOf(const Config& config) {
+  ProjectorOptions p{Keys(config.redis.prefix), config.sync.event_grace_seconds};
+  return p;
+}
+
+}  // namespace
+
+Result<SyncOptions> SyncOptionsOf(const Config& config) {
+  SyncOptions o;
+  TQ_ASSIGN_OR_RETURN(o.postgres_url, stack::ResolvePostgresUrl(config));
+  TQ_ASSIGN_OR_RETURN(o.redis_url, stack::ResolveRedisMasterUrl(config));
+  o.slot = config.sync.slot;
+  o.projector = ProjectorOptionsOf(config);
+  o.queues = SplitList(config.sync.queues);
+  o.max_deliveries = config.queue.max_deliveries;
+  o.batch_units = static_cast<size_t>(config.sync.batch_units);
+  o.sweep_interval = std::chrono::seconds(config.sync.sweep_seconds);
+  return o;
+}
+
+int RunSync(const Config& config) {
+  auto log = Logger("sync");
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto options = SyncOptionsOf(config);
+  if (!options.ok()) {
+    log->error("{}", options.error().message);
+    return 2;
+  }
+  auto listen = MetricsListen(config);
+  SyncMetrics metrics;
+  http::ServerOptions so;
+  so.host = listen->first;
+  so.port = listen->second;
+  so.io_threads = 1;
+  so.handler_threads = 0;
+  http::Server server(so, [&metrics](const http::Request& req, const http::Peer&) {
+    if (req.target() == "/metrics") {
+      http::Response res{boost::beast::http::status::ok, req.version()};
+      res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics.Render();
+      res.prepare_payload();
+      return res;
+    }
+    if (req.target() == "/healthz") {
+      return http::JsonResponse(boost::beast::http::status::ok,
+                                boost::json::object{{"status", "ok"}});
+    }
+    return http::ErrorResponse(boost::beast::http::status::not_found, "not_found",
+                               "sync serves /metrics and /healthz");
+  });
+  if (Status s = server.Start(); !s.ok()) {
+    log->error("{}", s.error().message);
+    return 1;
+  }
+  log->info("sync metrics on http://{}:{}/metrics; PostgreSQL {}, Redis {}", so.host, server.port(),
+            options->postgres_url, options->redis_url);
+
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log->info("stopping on signal {}", sig);
+    stop = true;
+  });
+  SyncDaemon daemon(*options, metrics);
+  Status s = daemon.Run(stop);
+  if (!stop) {
+    // Run only returns early on a configuration error; wake the waiter.
+    kill(getpid(), SIGTERM);
+  }
+  waiter.join();
+  server.Stop();
+  if (!s.ok()) {
+    log->error("{}", s.error().message);
+    return 1;
+  }
+  return 0;
+}
+
+int RunRebuild(const Config& config, const Scope& scope, bool progress) {
+  auto pg = stack::ResolvePostgresUrl(config);
+  if (!pg.ok()) {
+    std::cerr << "taquilla rebuild: error: " << pg.error().message << "\n";
+    return 2;
+  }
+  auto redis = stack::ResolveRedisMasterUrl(config);
+  if (!redis.ok()) {
+    std::cerr << "taquilla rebuild: error: " << redis.error().message << "\n";
+    return 2;
+  }
+  const bool whole = scope.site.empty() && scope.lang.empty();
+  auto stats = Rebuild(*pg, *redis, ProjectorOptionsOf(config), scope, whole, progress);
+  if (!stats.ok()) {
+    std::cerr << "taquilla rebuild: error: " << stats.error().message << "\n";
+    return 1;
+  }
+  std::cout << fmt::format(
+      "rebuilt {} units at {}: {} written ({} keys), {} already newer, {} stray keys removed\n",
+      stats->units, stats->lsn_key, stats->applied, stats->keys, stats->units - stats->applied,
+      stats->removed);
+  return 0;
+}
+
+int RunVerify(const Config& config, std::chrono::milliseconds wait) {
+  auto pg = stack::ResolvePostgresUrl(config);
+  auto redis = pg.ok() ? stack::ResolveRedisMasterUrl(config) : Result<std::string>(pg.error());
+  if (!redis.ok()) {
+    std::cerr << "taquilla verify: error: " << redis.error().message << "\n";
+    return 2;
+  }
+  auto report = Verify(*pg, *redis, ProjectorOptionsOf(config), wait, std::cout);
+  if (!report.ok()) {
+    std::cerr << "taquilla verify: error: " << report.error().message << "\n";
+    return 2;
+  }
+  std::cout << fmt::format(
+      "verify: {} units, {} documents, {} sorted sets compared with PostgreSQL: {}\n",
+      report->units, report->documents, report->sorted_sets,
+      report->differences == 0 ? std::string("no differences")
+                               : fmt::format("{} differences", report->differences));
+  return report->differences == 0 ? 0 : 1;
+}
+
+}  // namespace taquilla::sync

@@ -1,0 +1,190 @@
+#include "sync/writer.h"
+
+namespace taquilla::sync {
+
+namespace {
+
+// KEYS: 1 version key, 2 owned-keys set, 3 sorted-set registry.
+// ARGV: lsn, expire_at (0 = none), member, n_docs, n_docs x (key, json), n_z, n_z x (key, score).
+// Returns 1 when written, 0 when the stored LSN is not older.
+const redis::Script kApplyUnit(R"lua(
+local lsn = ARGV[1]
+local cur = redis.call('GET', KEYS[1])
+if cur and cur >= lsn then return 0 end
+local exp = tonumber(ARGV[2])
+local member = ARGV[3]
+local i = 4
+local n = tonumber(ARGV[i]); i = i + 1
+local wanted = {}
+local docs = {}
+for _ = 1, n do
+  docs[#docs + 1] = i
+  wanted['k' .. ARGV[i]] = true
+  i = i + 2
+end
+local nz = tonumber(ARGV[i]); i = i + 1
+local zs = {}
+for _ = 1, nz do
+  zs[#zs + 1] = i
+  wanted['z' .. ARGV[i]] = true
+  i = i + 2
+end
+for _, old in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not wanted[old] then
+    local key = string.sub(old, 2)
+    if string.sub(old, 1, 1) == 'k' then
+      redis.call('DEL', key)
+    else
+      redis.call('ZREM', key, member)
+    end
+  end
+end
+redis.call('DEL', KEYS[2])
+for _, j in ipairs(docs) do
+  if exp > 0 then
+    redis.call('SET', ARGV[j], ARGV[j + 1], 'EXAT', exp)
+  else
+    redis.call('SET', ARGV[j], ARGV[j + 1])
+  end
+end
+for _, j in ipairs(zs) do
+  redis.call('ZADD', ARGV[j], ARGV[j + 1], member)
+  redis.call('SADD', KEYS[3], ARGV[j])
+end
+local owned = {}
+for k, _ in pairs(wanted) do
+  owned[#owned + 1] = k
+  if #owned == 500 then
+    redis.call('SADD', KEYS[2], unpack(owned))
+    owned = {}
+  end
+end
+if #owned > 0 then redis.call('SADD', KEYS[2], unpack(owned)) end
+if exp > 0 then
+  redis.call('EXPIREAT', KEYS[2], exp)
+  redis.call('SET', KEYS[1], lsn, 'EXAT', exp)
+elseif n + nz == 0 then
+  redis.call('SET', KEYS[1], lsn, 'EX', 86400)
+else
+  redis.call('SET', KEYS[1], lsn)
+end
+return 1
+)lua");
+
+// KEYS: 1 sorted-set registry. ARGV: now (epoch seconds), suffix of price sets, suffix of
+// date sets. Removes past members; forgets empty sets. Returns members removed.
+const redis::Script kSweep(R"lua(
+local now = ARGV[1]
+local removed = 0
+local sets = redis.call('SMEMBERS', KEYS[1])
+local price_suffix = ARGV[2]
+local date_suffix = ARGV[3]
+for _, key in ipairs(sets) do
+  if string.sub(key, -#price_suffix) == price_suffix then
+    local date_key = string.sub(key, 1, #key - #price_suffix) .. date_suffix
+    local past = redis.call('ZRANGEBYSCORE', date_key, '-inf', now)
+    for _, m in ipairs(past) do removed = removed + redis.call('ZREM', key, m) end
+  end
+end
+for _, key in ipairs(sets) do
+  if string.sub(key, -#price_suffix) ~= price_suffix then
+    removed = removed + redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  end
+end
+for _, key in ipairs(sets) do
+  if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[1], key) end
+end
+return removed
+)lua");
+
+constexpr size_t kUnitsPerTransaction = 256;
+constexpr size_t kBytesPerTransaction = 8 << 20;
+
+}  // namespace
+
+Writer::Writer(Keys keys, EnqueueFn enqueue)
+    : keys_(std::move(keys)), enqueue_(std::move(enqueue)) {}
+
+Status Writer::Prepare(redis::Client& redis) {
+  TQ_RETURN_IF_ERROR(redis.Preload(kApplyUnit));
+  return redis.Preload(kSweep);
+}
+
+Result<WriteStats> Writer::Apply(redis::Client& redis, const std::vector<UnitState>& units,
+                                 const std::string& lsn_key, bool set_applied_lsn) {
+  auto r = ApplyOnce(redis, units, lsn_key, set_applied_lsn);
+  if (!r.ok() && r.error().message.find("NOSCRIPT") != std::string::npos) {
+    TQ_RETURN_IF_ERROR(Prepare(redis));
+    return ApplyOnce(redis, units, lsn_key, set_applied_lsn);
+  }
+  return r;
+}
+
+Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<UnitState>& units,
+                                     const std::string& lsn_key, bool set_applied_lsn) {
+  if (kApplyUnit.sha().empty()) TQ_RETURN_IF_ERROR(Prepare(redis));
+  WriteStats stats;
+  size_t i = 0;
+  std::vector<size_t> chunk_sizes;
+  do {
+    size_t bytes = 0, n = 0;
+    const size_t first = i;
+    redis.Append({"MULTI"});
+    std::vector<std::string> items;
+    while (i < units.size() && n < kUnitsPerTransaction && bytes < kBytesPerTransaction) {
+      const UnitState& u = units[i];
+      const std::string name = u.unit.Name();
+      std::vector<std::string> args;
+      args.reserve(5 + u.docs.size() * 2 + u.zsets.size() * 2);
+      args.push_back(lsn_key);
+      args.push_back(std::to_string(u.expire_at));
+      args.push_back(std::to_string(u.unit.id));
+      args.push_back(std::to_string(u.docs.size()));
+      for (const auto& [k, v] : u.docs) {
+        args.push_back(k);
+        args.push_back(v);
+        bytes += k.size() + v.size();
+      }
+      args.push_back(std::to_string(u.zsets.size()));
+      for (const auto& [k, s] : u.zsets) {
+        args.push_back(k);
+        args.push_back(std::to_string(s));
+        bytes += k.size() + 20;
+      }
+      redis.AppendEval(kApplyUnit, {keys_.Version(name), keys_.Owned(name), keys_.ZsetRegistry()},
+                       args);
+      stats.keys += static_cast<int64_t>(u.docs.size() + u.zsets.size());
+      items.push_back(name);
+      ++i;
+      ++n;
+    }
+    if (enqueue_ && !items.empty()) enqueue_(redis, items);
+    const bool last = i >= units.size();
+    if (last && set_applied_lsn) redis.Append({"SET", keys_.AppliedLsn(), lsn_key});
+    redis.Append({"EXEC"});
+    TQ_ASSIGN_OR_RETURN(auto replies, redis.Flush());
+    const auto& exec = replies.back();
+    if (!exec.IsArray()) {
+      // The transaction was discarded: a queued command was refused (EXECABORT).
+      for (const auto& r : replies) {
+        if (r.IsError()) return MakeError(ErrorCode::kInternal, "redis: {}", r.str());
+      }
+      return MakeError(ErrorCode::kInternal, "redis: EXEC returned no results");
+    }
+    for (size_t k = 0; k < exec.size(); ++k) {
+      if (exec[k].IsError()) return MakeError(ErrorCode::kInternal, "redis: {}", exec[k].str());
+    }
+    for (size_t k = 0; k < n; ++k) stats.applied += exec[k].integer() == 1 ? 1 : 0;
+    stats.units += static_cast<int64_t>(n);
+    (void)first;
+  } while (i < units.size());
+  return stats;
+}
+
+Result<int64_t> Writer::SweepPast(redis::Client& redis, int64_t now_epoch) {
+  TQ_ASSIGN_OR_RETURN(auto r, redis.Eval(kSweep, {keys_.ZsetRegistry()},
+                                         {std::to_string(now_epoch), ":price", ":date"}));
+  return static_cast<int64_t>(r.integer());
+}
+
+}  // namespace taquilla::sync
