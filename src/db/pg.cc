@@ -129,6 +129,58 @@ Result<PgResult> Connection::ExecPrepared(const std::string& sql,
   return ErrorFrom(r, "");
 }
 
+Result<std::vector<PgResult>> Connection::ExecPipeline(const std::vector<Statement>& statements) {
+  std::vector<std::string> names;
+  names.reserve(statements.size());
+  for (const auto& st : statements) {
+    TQ_ASSIGN_OR_RETURN(std::string name, Prepare(st.sql, st.params.size()));
+    names.push_back(std::move(name));
+  }
+  PGconn* c = conn_.get();
+  if (PQenterPipelineMode(c) != 1) return ErrorFrom(nullptr, "pipeline");
+  bool sent = true;
+  for (size_t i = 0; i < statements.size() && sent; ++i) {
+    std::vector<const char*> values;
+    values.reserve(statements[i].params.size());
+    for (const auto& v : statements[i].params) values.push_back(v ? v->c_str() : nullptr);
+    sent = PQsendQueryPrepared(c, names[i].c_str(), static_cast<int>(values.size()), values.data(),
+                               nullptr, nullptr, 0) == 1;
+  }
+  sent = sent && PQpipelineSync(c) == 1;
+  std::vector<PgResult> results;
+  std::optional<Error> error;
+  // Each statement answers with its result then NULL; the sync point ends the pipeline.
+  int nulls = 0;
+  bool synced = false;
+  while (sent && !synced && nulls < 2) {
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr) {
+      ++nulls;
+      continue;
+    }
+    nulls = 0;
+    auto st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      synced = true;
+      PQclear(r);
+    } else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      results.emplace_back(r);
+    } else if (st == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+    } else if (!error) {
+      error = ErrorFrom(r, "");  // takes ownership
+    } else {
+      PQclear(r);
+    }
+  }
+  const bool clean = sent && synced && PQexitPipelineMode(c) == 1;
+  if (error) return *error;
+  if (!clean || results.size() != statements.size()) {
+    return ErrorFrom(nullptr, "pipeline");
+  }
+  return results;
+}
+
 Result<PgResult> Connection::ExecPreparedWithLsn(const std::string& sql,
                                                  const std::vector<Param>& params,
                                                  std::string* lsn) {

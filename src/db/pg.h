@@ -62,6 +62,15 @@ class Connection {
   Result<PgResult> ExecPreparedWithLsn(const std::string& sql, const std::vector<Param>& params,
                                        std::string* lsn);
 
+  // Several prepared statements sent together and answered in one round trip (libpq
+  // pipeline mode, one sync point): for a group of reads that would otherwise pay one
+  // round trip each. Results come back in order; the first failure is the Error.
+  struct Statement {
+    std::string sql;
+    std::vector<Param> params;
+  };
+  Result<std::vector<PgResult>> ExecPipeline(const std::vector<Statement>& statements);
+
   // COPY ... FROM STDIN: Begin, Put any number of chunks, then End (which reports errors
   // such as constraint violations).
   Status CopyBegin(std::string_view copy_sql);

@@ -78,6 +78,15 @@ std::string SyncMetrics::Render() const {
   metric("taquilla_sync_slot_safe_wal_bytes", "gauge",
          "WAL bytes left before max_slot_wal_keep_size invalidates the slot (-1: no limit).",
          safe_wal_bytes.load());
+  out +=
+      "# HELP taquilla_sync_seconds_total Seconds spent per phase of applying changes.\n"
+      "# TYPE taquilla_sync_seconds_total counter\n";
+  out += fmt::format("taquilla_sync_seconds_total{{phase=\"read\"}} {:.3f}\n", seconds_read.load());
+  out += fmt::format("taquilla_sync_seconds_total{{phase=\"wait\"}} {:.3f}\n", seconds_wait.load());
+  out +=
+      fmt::format("taquilla_sync_seconds_total{{phase=\"build\"}} {:.3f}\n", seconds_build.load());
+  out +=
+      fmt::format("taquilla_sync_seconds_total{{phase=\"write\"}} {:.3f}\n", seconds_write.load());
   metric("taquilla_sync_streaming", "gauge", "1 while streaming from the slot.",
          streaming.load() ? 1 : 0);
   std::lock_guard lock(mu_);
@@ -116,6 +125,15 @@ std::string SyncMetrics::Render() const {
 }
 
 // One connected lifetime: Redis, PostgreSQL and the stream, until an error or stop.
+namespace {
+void Add(std::atomic<double>& counter, std::chrono::steady_clock::time_point since) {
+  const double d = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  double cur = counter.load();
+  while (!counter.compare_exchange_weak(cur, cur + d)) {
+  }
+}
+}  // namespace
+
 class SyncDaemon::Session {
  public:
   Session(const SyncOptions& o, SyncMetrics& m, const std::atomic<bool>& stop)
@@ -259,8 +277,10 @@ class SyncDaemon::Session {
     auto caught_up_at = std::chrono::steady_clock::now();
     while (!stop_) {
       const bool pending = !targets_.empty() || commits_pending_;
+      const auto t_read = std::chrono::steady_clock::now();
       auto next =
           stream_->Next(pending ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100));
+      if (pending) Add(m_.seconds_read, t_read);
       if (!next.ok()) return next.error();
       if (next->has_value()) {
         TQ_RETURN_IF_ERROR(Handle(**next));
@@ -369,7 +389,9 @@ class SyncDaemon::Session {
       if (targets_.fanouts.count(Fanout{Fanout::Kind::kEverything, 0, ""})) {
         TQ_RETURN_IF_ERROR(Reconcile("a projected table was truncated"));
       } else {
+        const auto t0 = std::chrono::steady_clock::now();
         TQ_RETURN_IF_ERROR(BeginSnapshotSeeing(batch_xids_));
+        Add(m_.seconds_wait, t0);
         Status s = BuildAndWrite(stamp, boundary);
         (void)pg_->Exec(s.ok() ? "COMMIT" : "ROLLBACK");
         TQ_RETURN_IF_ERROR(s);
@@ -394,23 +416,26 @@ class SyncDaemon::Session {
   // batch. The walsender can decode a commit a moment before the committing backend has
   // made it visible to new snapshots; a snapshot taken in that moment would miss it.
   Status BeginSnapshotSeeing(const std::vector<uint32_t>& xids) {
+    if (xids.empty())
+      return pg_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ok()
+                 ? Ok()
+                 : MakeError(ErrorCode::kUnavailable, "postgres: BEGIN failed");
     std::string arr = "{";
     for (size_t i = 0; i < xids.size(); ++i) arr += (i ? "," : "") + std::to_string(xids[i]);
     arr += "}";
+    // BEGIN and the check travel in one round trip (the ids are our own numbers).
+    const std::string sql =
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+        "WITH s AS (SELECT pg_current_snapshot() AS snap) "
+        "SELECT coalesce(bool_and(NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(s.snap) x "
+        "WHERE x::text::bigint % 4294967296 = b.xid) AND "
+        "(pg_snapshot_xmax(s.snap)::text::bigint % 4294967296 - b.xid + 4294967296) "
+        "% 4294967296 BETWEEN 1 AND 2147483647), true) "
+        "FROM s, unnest('" +
+        arr + "'::bigint[]) AS b(xid)";
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (int attempt = 0;; ++attempt) {
-      TQ_RETURN_IF_ERROR(pg_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-      if (xids.empty()) return Ok();
-      TQ_ASSIGN_OR_RETURN(
-          auto r,
-          pg_->ExecParams(
-              "WITH s AS (SELECT pg_current_snapshot() AS snap) "
-              "SELECT coalesce(bool_and(NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(s.snap) x "
-              "WHERE x::text::bigint % 4294967296 = b.xid) AND "
-              "(pg_snapshot_xmax(s.snap)::text::bigint % 4294967296 - b.xid + 4294967296) "
-              "% 4294967296 BETWEEN 1 AND 2147483647), true) "
-              "FROM s, unnest($1::bigint[]) AS b(xid)",
-              {arr}));
+      TQ_ASSIGN_OR_RETURN(auto r, pg_->Exec(sql));
       if (r.GetString(0, 0) == "t") return Ok();
       TQ_RETURN_IF_ERROR(pg_->Exec("ROLLBACK"));
       if (std::chrono::steady_clock::now() > deadline) {
@@ -435,9 +460,13 @@ class SyncDaemon::Session {
     for (size_t i = 0; i < all.size() || i == 0; i += chunk) {
       std::vector<Unit> part(all.begin() + static_cast<ptrdiff_t>(std::min(i, all.size())),
                              all.begin() + static_cast<ptrdiff_t>(std::min(all.size(), i + chunk)));
+      auto t0 = std::chrono::steady_clock::now();
       TQ_ASSIGN_OR_RETURN(auto states, projector_.Build(*pg_, part, now));
+      Add(m_.seconds_build, t0);
+      t0 = std::chrono::steady_clock::now();
       const bool last = i + chunk >= all.size();
       TQ_ASSIGN_OR_RETURN(auto w, writer_->Apply(*redis_, states, LsnKey(stamp), last && boundary));
+      Add(m_.seconds_write, t0);
       m_.units += w.units;
       m_.writes += w.keys;
       if (all.empty()) break;

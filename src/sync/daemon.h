@@ -57,6 +57,8 @@ class SyncMetrics {
   std::atomic<double> lag_seconds{0};
   std::atomic<int64_t> safe_wal_bytes{-1};
   std::atomic<bool> streaming{false};
+  // Seconds spent per phase of applying batches (wait = for commits to become visible).
+  std::atomic<double> seconds_wait{0}, seconds_build{0}, seconds_write{0}, seconds_read{0};
 
   struct QueueGauge {
     int64_t depth = 0, oldest_age_ms = -1, in_flight = 0, dead = 0, workers = 0;

@@ -301,44 +301,43 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
                               std::vector<UnitState>& out) {
   const std::string arr = IdArray(ids);
   TQ_ASSIGN_OR_RETURN(
-      auto ev,
-      c.ExecParams(
-          "SELECT e.id, e.status, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
-          "ci.country, ci.name, extract(epoch FROM e.starts_at)::bigint, "
-          "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint, "
-          "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
-          "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
-          "(e.starts_at AT TIME ZONE 'UTC'))::int "
-          "FROM events e JOIN venues v ON v.id = e.venue_id JOIN cities ci ON ci.id = v.city_id "
-          "WHERE e.id = ANY($1::bigint[]) ORDER BY e.id",
-          {arr}));
-  TQ_ASSIGN_OR_RETURN(auto es, c.ExecParams("SELECT event_id, site_code FROM event_sites "
-                                            "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
-                                            {arr}));
-  TQ_ASSIGN_OR_RETURN(auto tr,
-                      c.ExecParams("SELECT event_id, language_code, title, description, slug "
-                                   "FROM event_translations WHERE event_id = ANY($1::bigint[])",
-                                   {arr}));
-  TQ_ASSIGN_OR_RETURN(
-      auto pf,
-      c.ExecParams("SELECT ep.event_id, p.id, p.name, p.slug FROM event_performers ep "
-                   "JOIN performers p ON p.id = ep.performer_id "
-                   "WHERE ep.event_id = ANY($1::bigint[]) ORDER BY ep.event_id, ep.position, p.id",
-                   {arr}));
-  TQ_ASSIGN_OR_RETURN(
-      auto ls,
-      c.ExecParams("SELECT event_id, id, section, \"row\", seat_from, seat_to, quantity_available, "
-                   "split, delivery, price_minor, face_value_minor, currency FROM listings "
-                   "WHERE event_id = ANY($1::bigint[]) AND status = 'active' "
-                   "AND quantity_available > 0 ORDER BY event_id, id",
-                   {arr}));
-  TQ_ASSIGN_OR_RETURN(
-      auto ct,
-      c.ExecParams("SELECT ct.city_id, ct.language_code, ct.name FROM city_translations ct "
-                   "WHERE ct.city_id IN (SELECT v.city_id FROM events e JOIN venues v ON "
-                   "v.id = e.venue_id WHERE e.id = ANY($1::bigint[]))",
-                   {arr}));
-
+      auto rs,
+      c.ExecPipeline({
+          {"SELECT e.id, e.status, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
+           "ci.country, ci.name, extract(epoch FROM e.starts_at)::bigint, "
+           "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint, "
+           "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
+           "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
+           "(e.starts_at AT TIME ZONE 'UTC'))::int "
+           "FROM events e JOIN venues v ON v.id = e.venue_id JOIN cities ci ON ci.id = v.city_id "
+           "WHERE e.id = ANY($1::bigint[]) ORDER BY e.id",
+           {arr}},
+          {"SELECT event_id, site_code FROM event_sites "
+           "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
+           {arr}},
+          {"SELECT event_id, language_code, title, description, slug "
+           "FROM event_translations WHERE event_id = ANY($1::bigint[])",
+           {arr}},
+          {"SELECT ep.event_id, p.id, p.name, p.slug FROM event_performers ep "
+           "JOIN performers p ON p.id = ep.performer_id "
+           "WHERE ep.event_id = ANY($1::bigint[]) ORDER BY ep.event_id, ep.position, p.id",
+           {arr}},
+          {"SELECT event_id, id, section, \"row\", seat_from, seat_to, quantity_available, "
+           "split, delivery, price_minor, face_value_minor, currency FROM listings "
+           "WHERE event_id = ANY($1::bigint[]) AND status = 'active' "
+           "AND quantity_available > 0 ORDER BY event_id, id",
+           {arr}},
+          {"SELECT ct.city_id, ct.language_code, ct.name FROM city_translations ct "
+           "WHERE ct.city_id IN (SELECT v.city_id FROM events e JOIN venues v ON "
+           "v.id = e.venue_id WHERE e.id = ANY($1::bigint[]))",
+           {arr}},
+      }));
+  const db::PgResult& ev = rs[0];
+  const db::PgResult& es = rs[1];
+  const db::PgResult& tr = rs[2];
+  const db::PgResult& pf = rs[3];
+  const db::PgResult& ls = rs[4];
+  const db::PgResult& ct = rs[5];
   std::map<int64_t, std::vector<std::string>> sites_of;
   for (int i = 0; i < es.rows(); ++i) sites_of[es.GetInt(i, 0)].push_back(Str(es, i, 1));
   struct Tr {
@@ -523,16 +522,16 @@ Status Projector::BuildVenues(db::Connection& c, const Context& ctx,
                               const std::vector<int64_t>& ids, std::vector<UnitState>& out) {
   const std::string arr = IdArray(ids);
   TQ_ASSIGN_OR_RETURN(auto v,
-                      c.ExecParams("SELECT v.id, v.name, v.slug, v.address, v.city_id, ci.name, "
-                                   "ci.country, v.latitude, v.longitude, v.timezone, v.capacity "
-                                   "FROM venues v JOIN cities ci ON ci.id = v.city_id "
-                                   "WHERE v.id = ANY($1::bigint[]) ORDER BY v.id",
-                                   {arr}));
+                      c.ExecPrepared("SELECT v.id, v.name, v.slug, v.address, v.city_id, ci.name, "
+                                     "ci.country, v.latitude, v.longitude, v.timezone, v.capacity "
+                                     "FROM venues v JOIN cities ci ON ci.id = v.city_id "
+                                     "WHERE v.id = ANY($1::bigint[]) ORDER BY v.id",
+                                     {arr}));
   TQ_ASSIGN_OR_RETURN(
       auto ct,
-      c.ExecParams("SELECT city_id, language_code, name FROM city_translations "
-                   "WHERE city_id IN (SELECT city_id FROM venues WHERE id = ANY($1::bigint[]))",
-                   {arr}));
+      c.ExecPrepared("SELECT city_id, language_code, name FROM city_translations "
+                     "WHERE city_id IN (SELECT city_id FROM venues WHERE id = ANY($1::bigint[]))",
+                     {arr}));
   std::map<std::pair<int64_t, std::string>, std::string> city_names;
   for (int i = 0; i < ct.rows(); ++i) city_names[{ct.GetInt(i, 0), Str(ct, i, 1)}] = Str(ct, i, 2);
   std::set<int64_t> found;
@@ -574,9 +573,9 @@ Status Projector::BuildVenues(db::Connection& c, const Context& ctx,
 
 Status Projector::BuildPerformers(db::Connection& c, const Context& ctx,
                                   const std::vector<int64_t>& ids, std::vector<UnitState>& out) {
-  TQ_ASSIGN_OR_RETURN(auto p, c.ExecParams("SELECT id, name, slug, category_id FROM performers "
-                                           "WHERE id = ANY($1::bigint[]) ORDER BY id",
-                                           {IdArray(ids)}));
+  TQ_ASSIGN_OR_RETURN(auto p, c.ExecPrepared("SELECT id, name, slug, category_id FROM performers "
+                                             "WHERE id = ANY($1::bigint[]) ORDER BY id",
+                                             {IdArray(ids)}));
   std::set<int64_t> found;
   for (int i = 0; i < p.rows(); ++i) {
     const int64_t id = p.GetInt(i, 0);
@@ -626,12 +625,12 @@ Result<std::vector<Unit>> Projector::AllUnits(db::Connection& c, const Scope& sc
   }
   TQ_ASSIGN_OR_RETURN(
       auto ev,
-      c.ExecParams("SELECT e.id FROM events e WHERE extract(epoch FROM greatest(e.starts_at, "
-                   "coalesce(e.ends_at, e.starts_at)))::bigint + $2::bigint > $1::bigint "
-                   "AND EXISTS (SELECT 1 FROM event_sites es JOIN sites s ON s.code = "
-                   "es.site_code WHERE es.event_id = e.id AND s.active" +
-                       site_filter + ") ORDER BY e.id",
-                   params));
+      c.ExecPrepared("SELECT e.id FROM events e WHERE extract(epoch FROM greatest(e.starts_at, "
+                     "coalesce(e.ends_at, e.starts_at)))::bigint + $2::bigint > $1::bigint "
+                     "AND EXISTS (SELECT 1 FROM event_sites es JOIN sites s ON s.code = "
+                     "es.site_code WHERE es.event_id = e.id AND s.active" +
+                         site_filter + ") ORDER BY e.id",
+                     params));
   for (int i = 0; i < ev.rows(); ++i) units.push_back(Unit::Event(ev.GetInt(i, 0)));
   if (scope.site.empty()) {
     TQ_ASSIGN_OR_RETURN(auto v, c.Exec("SELECT id FROM venues ORDER BY id"));

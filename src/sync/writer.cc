@@ -29,7 +29,11 @@ for _ = 1, nz do
   wanted['z' .. ARGV[i]] = true
   i = i + 2
 end
+-- What the unit no longer owns goes; only changes are written (unchanged documents cost a
+-- read, not a write that replicas and the AOF would copy).
+local had = {}
 for _, old in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  had[old] = true
   if not wanted[old] then
     local key = string.sub(old, 2)
     if string.sub(old, 1, 1) == 'k' then
@@ -37,31 +41,40 @@ for _, old in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     else
       redis.call('ZREM', key, member)
     end
+    redis.call('SREM', KEYS[2], old)
   end
 end
-redis.call('DEL', KEYS[2])
 for _, j in ipairs(docs) do
-  if exp > 0 then
-    redis.call('SET', ARGV[j], ARGV[j + 1], 'EXAT', exp)
-  else
-    redis.call('SET', ARGV[j], ARGV[j + 1])
+  local key, value = ARGV[j], ARGV[j + 1]
+  if redis.call('GET', key) ~= value then
+    if exp > 0 then
+      redis.call('SET', key, value, 'EXAT', exp)
+    else
+      redis.call('SET', key, value)
+    end
+  elseif exp > 0 then
+    if redis.call('EXPIRETIME', key) ~= exp then redis.call('EXPIREAT', key, exp) end
+  elseif redis.call('TTL', key) >= 0 then
+    redis.call('PERSIST', key)
   end
 end
 for _, j in ipairs(zs) do
   redis.call('ZADD', ARGV[j], ARGV[j + 1], member)
   redis.call('SADD', KEYS[3], ARGV[j])
 end
-local owned = {}
+local added = {}
 for k, _ in pairs(wanted) do
-  owned[#owned + 1] = k
-  if #owned == 500 then
-    redis.call('SADD', KEYS[2], unpack(owned))
-    owned = {}
+  if not had[k] then
+    added[#added + 1] = k
+    if #added == 500 then
+      redis.call('SADD', KEYS[2], unpack(added))
+      added = {}
+    end
   end
 end
-if #owned > 0 then redis.call('SADD', KEYS[2], unpack(owned)) end
+if #added > 0 then redis.call('SADD', KEYS[2], unpack(added)) end
 if exp > 0 then
-  redis.call('EXPIREAT', KEYS[2], exp)
+  if redis.call('EXPIRETIME', KEYS[2]) ~= exp then redis.call('EXPIREAT', KEYS[2], exp) end
   redis.call('SET', KEYS[1], lsn, 'EXAT', exp)
 elseif n + nz == 0 then
   redis.call('SET', KEYS[1], lsn, 'EX', 86400)
