@@ -120,6 +120,10 @@ Targets DependenciesOf(std::string_view table, const ColumnFn& now, const Column
     t.units.insert(Unit::Sites());
     t.units.insert(Unit::Categories());
     EachStr(now, old, "code", [&](const std::string& code) { fan(K::kEventsOfSite, 0, code); });
+    // Activating or deactivating a site can add or remove a language from those venue and
+    // performer documents exist in.
+    fan(K::kAllVenues);
+    fan(K::kAllPerformers);
   } else if (table == "site_languages") {
     t.context_changed = true;
     t.units.insert(Unit::Sites());

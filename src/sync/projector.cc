@@ -135,8 +135,10 @@ std::optional<int64_t> ConvertMinor(int64_t amount_minor, int from_minor_units,
   }
   // result = amount * num * 10^(to - from) / 10^scale, rounded half up.
   int exp = to_minor_units - from_minor_units - scale;
+  constexpr __int128 kLimit = (static_cast<__int128>(1) << 124);
+  if (amount_minor < 0) return std::nullopt;
+  if (num != 0 && static_cast<__int128>(amount_minor) > kLimit / num) return std::nullopt;
   __int128 value = static_cast<__int128>(amount_minor) * num;
-  if (value / (num == 0 ? 1 : num) != amount_minor) return std::nullopt;
   for (; exp > 0; --exp) {
     if (value > (static_cast<__int128>(1) << 120)) return std::nullopt;
     value *= 10;
@@ -315,8 +317,15 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
           {"SELECT event_id, site_code FROM event_sites "
            "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
            {arr}},
-          {"SELECT event_id, language_code, title, description, slug "
-           "FROM event_translations WHERE event_id = ANY($1::bigint[])",
+          // Only the languages a reader can be shown: the event's sites' languages (their
+          // defaults among them) and English, the last fallback.
+          {"WITH langs AS (SELECT es.event_id, sl.language_code FROM event_sites es "
+           "JOIN site_languages sl ON sl.site_code = es.site_code "
+           "WHERE es.event_id = ANY($1::bigint[]) "
+           "UNION SELECT e, 'en' FROM unnest($1::bigint[]) e) "
+           "SELECT et.event_id, et.language_code, et.title, et.description, et.slug "
+           "FROM langs JOIN event_translations et ON et.event_id = langs.event_id "
+           "AND et.language_code = langs.language_code",
            {arr}},
           {"SELECT ep.event_id, p.id, p.name, p.slug FROM event_performers ep "
            "JOIN performers p ON p.id = ep.performer_id "
