@@ -3,9 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <cstdio>
 #include <random>
-#include <thread>
 
 namespace taquilla::queue {
 
@@ -524,7 +523,16 @@ Result<Worker> Worker::Start(redis::Client client, Options options, std::string 
   return w;
 }
 
+Status Worker::Reconnect() {
+  if (!client_.broken()) return Ok();
+  TQ_ASSIGN_OR_RETURN(redis::Client c,
+                      redis::Client::Connect(client_.url(), queue_.options().command_timeout));
+  client_ = std::move(c);
+  return Ok();
+}
+
 Status Worker::Heartbeat() {
+  TQ_RETURN_IF_ERROR(Reconnect());
   const Keys& k = queue_.keys();
   client_.Append({"SET", k.Heartbeat(id_), "1", "PX", Millis(queue_.options().heartbeat_ttl)});
   client_.Append({"SADD", k.workers, id_});
@@ -537,6 +545,7 @@ Status Worker::Heartbeat() {
 }
 
 Result<std::vector<Delivery>> Worker::ClaimNow(size_t max) {
+  TQ_RETURN_IF_ERROR(Reconnect());
   const Keys& k = queue_.keys();
   TQ_ASSIGN_OR_RETURN(
       redis::Reply r,
@@ -577,6 +586,7 @@ Result<std::vector<Delivery>> Worker::Claim(size_t max, std::chrono::millisecond
 Result<AckReport> Worker::Ack(std::span<const std::string> items) {
   AckReport report;
   if (items.empty()) return report;
+  TQ_RETURN_IF_ERROR(Reconnect());
   const Keys& k = queue_.keys();
   TQ_ASSIGN_OR_RETURN(redis::Reply r,
                       client_.Eval(kAck, {k.Processing(id_), k.set, k.times, k.failures, k.stats},
@@ -595,6 +605,7 @@ Result<AckReport> Worker::Ack(std::span<const std::string> items) {
 Result<FailReport> Worker::Fail(std::span<const std::string> items) {
   FailReport report;
   if (items.empty()) return report;
+  TQ_RETURN_IF_ERROR(Reconnect());
   const Keys& k = queue_.keys();
   std::vector<std::string> args;
   args.reserve(items.size() + 2);
@@ -623,6 +634,7 @@ Result<FailReport> Worker::Fail(std::span<const std::string> items) {
 }
 
 Result<size_t> Worker::Leave() {
+  TQ_RETURN_IF_ERROR(Reconnect());
   const Keys& k = queue_.keys();
   TQ_ASSIGN_OR_RETURN(redis::Reply r,
                       client_.Eval(kRecover,

@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -116,7 +117,7 @@ struct Stats {
   // Counters since the group was created.
   int64_t enqueued = 0;  // items newly queued (a deduplicated enqueue does not count)
   int64_t acked = 0;
-  int64_t failed = 0;  // Fail calls that put an item back
+  int64_t failed = 0;  // items a Fail put back in the ready list
   int64_t dead_lettered = 0;
   int64_t recovered = 0;  // items the reaper put back from dead workers
 };
@@ -157,8 +158,9 @@ class Queue {
     return Enqueue(client, std::span<const std::string>(items.begin(), items.size()));
   }
   // Appends exactly one command (EVAL with the script's source, so it never meets
-  // NOSCRIPT, even inside MULTI/EXEC) to the client's pipeline; its reply, read with
-  // EnqueuedCount, is the number of items newly queued. Items must be non-empty strings
+  // NOSCRIPT, even inside MULTI/EXEC) to the client's pipeline; its reply (inside
+  // MULTI/EXEC: its element of EXEC's reply), read with EnqueuedCount, is the number of
+  // items newly queued. Items must be non-empty strings
   // (not checked here: an empty item is skipped by the script).
   void AppendEnqueue(redis::Client& client, std::span<const std::string> items) const;
   static Result<size_t> EnqueuedCount(const redis::Reply& reply);
@@ -188,8 +190,9 @@ class Queue {
 };
 
 // Worker: one consumer of one group. It owns its redis::Client (a connection of its own,
-// because Claim blocks on it) and its id. Not thread-safe: one thread uses a Worker at a
-// time; move it, don't share it. Typical loop:
+// because Claim blocks on it) and its id. A call that meets a connection error returns it;
+// the next call reconnects to the same URL first. Not thread-safe: one thread uses a Worker
+// at a time; move it, don't share it. Typical loop:
 //
 //   auto w = Worker::Start(std::move(client), options);
 //   for (;;) {
@@ -211,15 +214,15 @@ class Worker {
   const Queue& queue() const { return queue_; }
   redis::Client& client() { return client_; }
 
-  // Claims up to `max` items (oldest first), moving them into this worker's processing
-  // list and out of the dedupe set, and refreshes the heartbeat. When the queue is empty
-  // it waits up to `wait` for items (BLMOVE of the ready list's head back onto its head,
-  // which wakes without taking anything or changing the order; each wait is capped at a third of
-  // the heartbeat TTL and the heartbeat is refreshed between waits). Returns an empty vector when
-  // nothing came.
+  // Claims up to `max` items (oldest first) in one script: moves them into this worker's
+  // processing list and out of the dedupe set, and refreshes the heartbeat. When the queue
+  // is empty it waits up to `wait` for items: BLMOVE of the ready list's head back onto its
+  // head wakes it without taking anything or changing the order, then the script claims.
+  // Each wait is capped at a third of the heartbeat TTL, and the heartbeat is refreshed
+  // between waits. Returns an empty vector when nothing came.
   Result<std::vector<Delivery>> Claim(size_t max, std::chrono::milliseconds wait);
   // Acknowledges processed items: removes each from this worker's processing list and
-  // clears its delivery counter. Items it does not hold (e.g. recovered by the reaper
+  // clears its failure count. Items it does not hold (e.g. recovered by the reaper
   // after its heartbeat expired) are refused and reported in not_held.
   Result<AckReport> Ack(std::span<const std::string> items);
   Result<AckReport> Ack(std::initializer_list<std::string> items) {
@@ -241,6 +244,7 @@ class Worker {
   Worker(redis::Client client, Queue queue, std::string id)
       : client_(std::move(client)), queue_(std::move(queue)), id_(std::move(id)) {}
   Result<std::vector<Delivery>> ClaimNow(size_t max);
+  Status Reconnect();  // a new connection when the last one broke
 
   redis::Client client_;
   Queue queue_;

@@ -31,6 +31,25 @@ redis::Client Connect() {
   return std::move(c).value();
 }
 
+// A connection, after deleting every key under `prefix` (left by an earlier run).
+redis::Client Fresh(const std::string& prefix) {
+  redis::Client c = Connect();
+  std::string cursor = "0";
+  do {
+    auto r = c.Cmd("SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000");
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) break;
+    cursor = std::string((*r)[0].str());
+    redis::Reply keys = (*r)[1];
+    std::vector<std::string> argv = {"DEL"};
+    for (size_t i = 0; i < keys.size(); ++i) argv.emplace_back(keys[i].str());
+    if (argv.size() > 1) {
+      EXPECT_TRUE(c.Command(argv).ok());
+    }
+  } while (cursor != "0");
+  return c;
+}
+
 Options Opts(const std::string& prefix, const std::string& group = "search") {
   Options o;
   o.prefix = prefix;
@@ -170,14 +189,14 @@ TEST(ReliableQueue, KilledWorkerIsRecoveredOnlyAfterItsHeartbeatExpires) {
   Options o = Opts("t1:");
   o.heartbeat_ttl = 500ms;
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   ASSERT_EQ(*q.Enqueue(c, Range("event:", 0, 10)), 10u);
 
-  // The dying worker takes 4 items, the live one 3; 3 stay waiting.
-  ChildWorker dying(o, "dying", 4, /*heartbeat=*/false);
-  ASSERT_TRUE(dying.WaitClaimed());
+  // The live worker takes 3 items, the dying one 4; 3 stay waiting.
   ChildWorker live(o, "live", 3, /*heartbeat=*/true);
   ASSERT_TRUE(live.WaitClaimed());
+  ChildWorker dying(o, "dying", 4, /*heartbeat=*/false);
+  ASSERT_TRUE(dying.WaitClaimed());
   dying.Kill();
 
   // Its heartbeat key still lives: the reaper must leave its items alone.
@@ -234,7 +253,7 @@ TEST(ReliableQueue, KilledWorkerIsRecoveredOnlyAfterItsHeartbeatExpires) {
     EXPECT_EQ((*again)[i].deliveries, 2) << (*again)[i].item;
     recovered.push_back((*again)[i].item);
   }
-  EXPECT_EQ(recovered, Range("event:", 0, 4));
+  EXPECT_EQ(recovered, Range("event:", 3, 7));
   EXPECT_EQ((*again)[4].item, "event:7");
   EXPECT_EQ((*again)[4].deliveries, 1);
   auto acked = w.Ack(Items(*again));
@@ -251,7 +270,7 @@ TEST(ReliableQueue, FailingItemGoesToDeadLettersAndRetryBringsItBack) {
   Options o = Opts("t2:");
   o.max_deliveries = 3;
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   Worker w = StartWorker(o, "w");
   ASSERT_EQ(*q.Enqueue(c, {"event:9"}), 1u);
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -315,7 +334,7 @@ TEST(ReliableQueue, FailingItemGoesToDeadLettersAndRetryBringsItBack) {
 TEST(ReliableQueue, DedupesWhileWaitingButNotWhileInFlight) {
   Options o = Opts("t3:");
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   size_t queued = 0;
   for (int i = 0; i < 100; ++i) queued += *q.Enqueue(c, {"event:123"});
   EXPECT_EQ(queued, 1u);
@@ -347,7 +366,7 @@ TEST(ReliableQueue, DedupesWhileWaitingButNotWhileInFlight) {
 TEST(ReliableQueue, AckOnlyByTheHolder) {
   Options o = Opts("t4:");
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   Worker w1 = StartWorker(o, "w1");
   Worker w2 = StartWorker(o, "w2");
   ASSERT_EQ(*q.Enqueue(c, {"a", "b"}), 2u);
@@ -368,7 +387,7 @@ TEST(ReliableQueue, AckOnlyByTheHolder) {
 TEST(ReliableQueue, ReapedWorkerCannotAckAndItsItemIsNotQueuedTwice) {
   Options o = Opts("t5:");
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   Worker w = StartWorker(o, "slow");
   ASSERT_EQ(*q.Enqueue(c, {"x", "y"}), 2u);
   ASSERT_EQ(w.Claim(10, 0ms)->size(), 2u);
@@ -388,13 +407,20 @@ TEST(ReliableQueue, ReapedWorkerCannotAckAndItsItemIsNotQueuedTwice) {
   // A worker of its own is re-registered by its next claim.
   ASSERT_EQ(w.Claim(10, 0ms)->size(), 2u);
   EXPECT_EQ(Integer(c, {"SISMEMBER", q.keys().workers, "slow"}), 1);
+
+  // Its connection is killed: the next call fails, the one after reconnects.
+  const long long id = Integer(w.client(), {"CLIENT", "ID"});
+  ASSERT_EQ(Integer(c, {"CLIENT", "KILL", "ID", std::to_string(id)}), 1);
+  EXPECT_FALSE(w.Heartbeat().ok());
+  ASSERT_TRUE(w.Heartbeat().ok());
+  EXPECT_EQ(w.Ack({"x", "y"})->acked, 2u);
 }
 
 TEST(ReliableQueue, ReaperSendsOverDeliveredItemsToDeadLettersAndRespectsItsLock) {
   Options o = Opts("t6:");
   o.max_deliveries = 2;
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   ASSERT_EQ(*q.Enqueue(c, {"poison", "fine"}), 2u);
   for (int round = 1; round <= 2; ++round) {
     Worker w = StartWorker(o, "crash" + std::to_string(round));
@@ -429,7 +455,7 @@ TEST(ReliableQueue, ReaperSendsOverDeliveredItemsToDeadLettersAndRespectsItsLock
 TEST(ReliableQueue, BatchClaimAndAckInOrder) {
   Options o = Opts("t7:");
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   const auto items = Range("listing:", 0, 2500);
   ASSERT_EQ(*q.Enqueue(c, items), 2500u);  // more than one Lua chunk
   Worker w = StartWorker(o, "w");
@@ -462,7 +488,7 @@ TEST(ReliableQueue, StatsAreExact) {
   o.clock = &clock;
   o.max_deliveries = 2;
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   Stats empty = GetStats(q, c);
   EXPECT_EQ(empty.group, "webhooks");
   EXPECT_EQ(empty.depth, 0);
@@ -544,7 +570,7 @@ TEST(ReliableQueue, ClaimWaitsForItemsWithoutSpinning) {
   Options o = Opts("t9:");
   o.heartbeat_ttl = 300ms;  // waits are cut into 100 ms slices with a heartbeat between
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   Worker w = StartWorker(o, "w");
 
   auto t0 = std::chrono::steady_clock::now();
@@ -576,7 +602,7 @@ TEST(ReliableQueue, ClaimWaitsForItemsWithoutSpinning) {
 TEST(ReliableQueue, AppendEnqueueJoinsACallersTransaction) {
   Options o = Opts("t10:");
   Queue q = Open(o);
-  redis::Client c = Connect();
+  redis::Client c = Fresh(o.prefix);
   ASSERT_TRUE(c.Cmd("SCRIPT", "FLUSH").ok());  // no script cached: still no NOSCRIPT
   c.Append({"MULTI"});
   c.Append({"SET", "t10:doc:event:1", "{}"});
@@ -604,7 +630,7 @@ TEST(ReliableQueue, OperatorCommandsReport) {
   Options search = Opts(p, "search");
   Options hooks = Opts(p, "webhooks");
   search.max_deliveries = 1;
-  redis::Client c = Connect();
+  redis::Client c = Fresh(p);
   Queue qs = Open(search);
   Queue qh = Open(hooks);
   ASSERT_EQ(*qs.Enqueue(c, {"event:1", "event:2", "event:3"}), 3u);

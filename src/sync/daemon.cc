@@ -158,12 +158,19 @@ class SyncDaemon::Session {
     TQ_RETURN_IF_ERROR(writer_->Prepare(*redis_));
 
     TQ_ASSIGN_OR_RETURN(stream_, ReplicationStream::Open(o_.postgres_url));
+    // A slot about to be created means Redis must be built from its snapshot: mark the
+    // state unbuilt first, so a crash before the build completes leads to a reconcile.
+    if (auto existing = ReplicationStream::QuerySlot(*pg_, o_.slot);
+        !existing.ok() && existing.error().code == ErrorCode::kNotFound) {
+      TQ_RETURN_IF_ERROR(redis_->Cmd("HDEL", o_.projector.keys.SyncState(), "replid"));
+    }
     auto slot = stream_->EnsureSlot(o_.slot);
     if (!slot.ok() && slot.error().reason == "slot_lost") {
       log_->error(
           "replication slot '{}' was lost (PostgreSQL removed WAL it needed, see "
           "max_slot_wal_keep_size); dropping it and rebuilding Redis from a new one",
           o_.slot);
+      TQ_RETURN_IF_ERROR(redis_->Cmd("HDEL", o_.projector.keys.SyncState(), "replid"));
       TQ_RETURN_IF_ERROR(ReplicationStream::DropSlot(o_.postgres_url, o_.slot));
       slot = stream_->EnsureSlot(o_.slot);
     }
@@ -311,10 +318,7 @@ class SyncDaemon::Session {
     return Ok();
   }
 
-  Status MarkAppliedLsnOnly(Lsn lsn) {
-    TQ_RETURN_IF_ERROR(redis_->Cmd("SET", o_.projector.keys.AppliedLsn(), LsnKey(lsn)));
-    return Ok();
-  }
+  Status MarkAppliedLsnOnly(Lsn lsn) { return writer_->RaiseAppliedLsn(*redis_, LsnKey(lsn)); }
 
   Status UpdateGauges(std::chrono::steady_clock::time_point& caught_up_at) {
     auto st = ReplicationStream::QuerySlot(*pg_, o_.slot);
@@ -505,7 +509,12 @@ Status SyncDaemon::Run(const std::atomic<bool>& stop) {
   auto backoff = std::chrono::milliseconds(250);
   while (!stop) {
     Session session(options_, metrics_, stop);
+    const auto started = std::chrono::steady_clock::now();
     Status s = session.Run();
+    // A session that streamed for a while was healthy: the next failure starts afresh.
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(30)) {
+      backoff = std::chrono::milliseconds(250);
+    }
     if (stop) break;
     ++metrics_.errors;
     log->warn("sync session ended: {}; retrying in {} ms",

@@ -433,6 +433,7 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
         return a.l->id < b.l->id;
       });
 
+      bool shown = false;
       for (const auto& lang : site.languages) {
         const auto chain = Chain(lang.code, site.default_language);
         const Tr* t = nullptr;
@@ -446,6 +447,7 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
           }
         }
         if (t == nullptr) continue;  // no translation a reader could be shown
+        shown = true;
         std::string city = city_default;
         for (const auto& l : chain) {
           auto it = city_names.find({city_id, l});
@@ -507,7 +509,9 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
         event["listings"] = std::move(items);
         st.docs.emplace_back(keys().Event(site.code, lang.code, id), Serialize(event));
       }
-      if (upcoming) {
+      // A site with no document of the event (no translation a reader could be shown)
+      // does not list it either.
+      if (upcoming && shown) {
         st.zsets.emplace_back(keys().ByDate(site.code), starts);
         if (min_price) st.zsets.emplace_back(keys().ByPrice(site.code), *min_price);
         for (int64_t cat : ctx.CategoryAndAncestors(category_id)) {

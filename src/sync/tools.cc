@@ -105,35 +105,37 @@ Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
                                            }));
   stats.units = walk.units;
   if (remove_strays && scope.site.empty() && scope.lang.empty()) {
+    // Every read first, then the removals in one pipeline (a client with queued commands
+    // runs no other command).
     const Keys& keys = projector.keys();
-    std::vector<std::string> stray;
+    std::vector<std::vector<std::string>> removals;
     for (const char* kind : kDocKinds) {
       TQ_RETURN_IF_ERROR(ScanKeys(redis, keys.Pattern(kind), [&](const std::string& k) {
-        if (!walk.doc_keys.count(k)) stray.push_back(k);
+        if (!walk.doc_keys.count(k)) removals.push_back({"DEL", k});
       }));
     }
-    for (const auto& k : stray) redis.Append({"DEL", k});
     std::vector<std::string> zkeys;
     TQ_RETURN_IF_ERROR(
         ScanKeys(redis, keys.Pattern("z"), [&](const std::string& k) { zkeys.push_back(k); }));
     for (const auto& k : zkeys) {
       auto it = walk.zsets.find(k);
       if (it == walk.zsets.end()) {
-        redis.Append({"DEL", k});
-        ++stats.removed;
+        removals.push_back({"DEL", k});
         continue;
       }
       TQ_ASSIGN_OR_RETURN(auto members, redis.Cmd("ZRANGE", k, "0", "-1"));
       for (size_t i = 0; i < members.size(); ++i) {
         std::string m(members[i].str());
-        if (!it->second.count(m)) {
-          redis.Append({"ZREM", k, m});
-          ++stats.removed;
-        }
+        if (!it->second.count(m)) removals.push_back({"ZREM", k, m});
       }
     }
-    stats.removed += static_cast<int64_t>(stray.size());
-    TQ_RETURN_IF_ERROR(redis.Flush());
+    for (size_t i = 0; i < removals.size(); ++i) {
+      redis.Append(removals[i]);
+      if (redis.pending() >= 1000 || i + 1 == removals.size()) {
+        TQ_RETURN_IF_ERROR(redis.Flush());
+      }
+    }
+    stats.removed = static_cast<int64_t>(removals.size());
   }
   return stats;
 }

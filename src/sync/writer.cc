@@ -6,11 +6,12 @@ namespace {
 
 // KEYS: 1 version key, 2 owned-keys set, 3 sorted-set registry.
 // ARGV: lsn, expire_at (0 = none), member, n_docs, n_docs x (key, json), n_z, n_z x (key, score).
-// Returns 1 when written, 0 when the stored LSN is not older.
+// Returns 1 when written, 0 when the stored LSN is newer.
 const redis::Script kApplyUnit(R"lua(
 local lsn = ARGV[1]
 local cur = redis.call('GET', KEYS[1])
-if cur and cur >= lsn then return 0 end
+-- Equal is rewritten: both states reflect at least that LSN (rebuild relies on it).
+if cur and cur > lsn then return 0 end
 local exp = tonumber(ARGV[2])
 local member = ARGV[3]
 local i = 4
@@ -110,6 +111,12 @@ end
 return removed
 )lua");
 
+// Sets KEYS[1] to ARGV[1] unless it already holds a later LSN: the applied LSN only grows,
+// even when an older batch is replayed.
+constexpr const char* kRaiseLsn =
+    "local c = redis.call('GET', KEYS[1]) if not c or c < ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[1]) end return 1";
+
 constexpr size_t kUnitsPerTransaction = 256;
 constexpr size_t kBytesPerTransaction = 8 << 20;
 
@@ -173,7 +180,9 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
     }
     if (enqueue_ && !items.empty()) enqueue_(redis, items);
     const bool last = i >= units.size();
-    if (last && set_applied_lsn) redis.Append({"SET", keys_.AppliedLsn(), lsn_key});
+    if (last && set_applied_lsn) {
+      redis.Append({"EVAL", kRaiseLsn, "1", keys_.AppliedLsn(), lsn_key});
+    }
     redis.Append({"EXEC"});
     TQ_ASSIGN_OR_RETURN(auto replies, redis.Flush());
     const auto& exec = replies.back();
@@ -192,6 +201,11 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
     (void)first;
   } while (i < units.size());
   return stats;
+}
+
+Status Writer::RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key) {
+  TQ_RETURN_IF_ERROR(redis.Cmd("EVAL", kRaiseLsn, "1", keys_.AppliedLsn(), lsn_key));
+  return Ok();
 }
 
 Result<int64_t> Writer::SweepPast(redis::Client& redis, int64_t now_epoch) {

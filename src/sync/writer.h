@@ -43,6 +43,9 @@ class Writer {
   Result<WriteStats> Apply(redis::Client& redis, const std::vector<UnitState>& units,
                            const std::string& lsn_key, bool set_applied_lsn);
 
+  // Records lsn_key as the applied LSN unless a later one is recorded already.
+  Status RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key);
+
   // Removes past events from every sorted set: date-scored sets by score, price sets by
   // the members their site's date set holds in the past. Returns members removed.
   Result<int64_t> SweepPast(redis::Client& redis, int64_t now_epoch);
