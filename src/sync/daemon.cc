@@ -188,9 +188,13 @@ class SyncDaemon::Session {
     }
     TQ_RETURN_IF_ERROR(stream_->Start(o_.slot, from, ProjectedTables()));
     m_.streaming = true;
+    m_.confirmed_lsn = stream_->confirmed();
+    std::thread gauges([this] { GaugeLoop(); });
     log_->info("streaming changes from slot '{}' (resuming after {})", o_.slot,
                FormatLsn(slot->consistent_point));
     Status s = Loop();
+    gauges_stop_ = true;
+    gauges.join();
     m_.streaming = false;
     if (stream_) (void)stream_->Close(std::chrono::seconds(2));
     return s;
@@ -281,8 +285,8 @@ class SyncDaemon::Session {
   Status Loop() {
     auto next_check = std::chrono::steady_clock::now();
     auto next_sweep = std::chrono::steady_clock::now();
-    auto caught_up_at = std::chrono::steady_clock::now();
     while (!stop_) {
+      idle_ = targets_.empty() && !commits_pending_ && !in_tx_;
       const bool pending = !targets_.empty() || commits_pending_;
       const auto t_read = std::chrono::steady_clock::now();
       auto next =
@@ -306,7 +310,6 @@ class SyncDaemon::Session {
       if (now >= next_check) {
         next_check = now + o_.check_interval;
         TQ_RETURN_IF_ERROR(CheckReplicationId(false));
-        TQ_RETURN_IF_ERROR(UpdateGauges(caught_up_at));
       }
       if (now >= next_sweep) {
         next_sweep = now + o_.sweep_interval;
@@ -320,26 +323,42 @@ class SyncDaemon::Session {
 
   Status MarkAppliedLsnOnly(Lsn lsn) { return writer_->RaiseAppliedLsn(*redis_, LsnKey(lsn)); }
 
-  Status UpdateGauges(std::chrono::steady_clock::time_point& caught_up_at) {
-    auto st = ReplicationStream::QuerySlot(*pg_, o_.slot);
-    if (st.ok()) {
-      m_.server_lsn = st->current_wal;
-      const Lsn confirmed = stream_->confirmed();
-      const int64_t lag =
-          st->current_wal > confirmed ? static_cast<int64_t>(st->current_wal - confirmed) : 0;
-      m_.lag_bytes = lag;
-      const auto now = std::chrono::steady_clock::now();
-      if (lag == 0 || (targets_.empty() && !commits_pending_ && !in_tx_)) caught_up_at = now;
-      m_.lag_seconds = std::chrono::duration<double>(now - caught_up_at).count();
-      m_.safe_wal_bytes = st->safe_wal_size ? *st->safe_wal_size : -1;
+  // The gauges (slot lag, queue depths) on a thread of their own with its own connections,
+  // so their queries never stall the stream.
+  void GaugeLoop() {
+    auto pg = db::Connection::Open(o_.postgres_url);
+    auto redis = redis::Client::Connect(o_.redis_url);
+    if (!pg.ok() || !redis.ok()) return;
+    auto caught_up_at = std::chrono::steady_clock::now();
+    while (!stop_ && !gauges_stop_) {
+      auto st = ReplicationStream::QuerySlot(*pg, o_.slot);
+      if (st.ok()) {
+        m_.server_lsn = st->current_wal;
+        const Lsn confirmed = m_.confirmed_lsn.load();
+        const int64_t lag =
+            st->current_wal > confirmed ? static_cast<int64_t>(st->current_wal - confirmed) : 0;
+        m_.lag_bytes = lag;
+        const auto now = std::chrono::steady_clock::now();
+        if (lag == 0 || idle_) caught_up_at = now;
+        m_.lag_seconds = std::chrono::duration<double>(now - caught_up_at).count();
+        m_.safe_wal_bytes = st->safe_wal_size ? *st->safe_wal_size : -1;
+      } else if (pg->raw() == nullptr || PQstatus(pg->raw()) != CONNECTION_OK) {
+        return;
+      }
+      for (const auto& q : queues_) {
+        auto s = q.GetStats(*redis);
+        if (!s.ok()) {
+          if (redis->broken()) return;
+          continue;
+        }
+        m_.SetQueue(q.options().group,
+                    {s->depth, s->oldest_age_ms, s->in_flight, s->dead, s->live_workers});
+      }
+      const auto until = std::chrono::steady_clock::now() + o_.check_interval;
+      while (!stop_ && !gauges_stop_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
-    for (const auto& q : queues_) {
-      auto s = q.GetStats(*redis_);
-      if (!s.ok()) continue;
-      m_.SetQueue(q.options().group,
-                  {s->depth, s->oldest_age_ms, s->in_flight, s->dead, s->live_workers});
-    }
-    return Ok();
   }
 
   Status Handle(const Change& c) {
@@ -489,6 +508,8 @@ class SyncDaemon::Session {
   std::vector<queue::Queue> queues_;
   std::unique_ptr<Writer> writer_;
   std::string replid_;
+  std::atomic<bool> idle_{true};
+  std::atomic<bool> gauges_stop_{false};
 
   Targets targets_;
   size_t pending_units_estimate_ = 0;

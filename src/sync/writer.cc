@@ -86,26 +86,26 @@ return 1
 )lua");
 
 // KEYS: 1 sorted-set registry. ARGV: now (epoch seconds), suffix of price sets, suffix of
-// date sets. Removes past members; forgets empty sets. Returns members removed.
+// date sets, then the sorted-set keys to sweep (a chunk of the registry, so Redis is never
+// blocked for long). Removes past members; forgets empty sets. Returns members removed.
 const redis::Script kSweep(R"lua(
 local now = ARGV[1]
-local removed = 0
-local sets = redis.call('SMEMBERS', KEYS[1])
 local price_suffix = ARGV[2]
 local date_suffix = ARGV[3]
-for _, key in ipairs(sets) do
+local removed = 0
+for i = 4, #ARGV do
+  local key = ARGV[i]
   if string.sub(key, -#price_suffix) == price_suffix then
     local date_key = string.sub(key, 1, #key - #price_suffix) .. date_suffix
     local past = redis.call('ZRANGEBYSCORE', date_key, '-inf', now)
     for _, m in ipairs(past) do removed = removed + redis.call('ZREM', key, m) end
   end
 end
-for _, key in ipairs(sets) do
+for i = 4, #ARGV do
+  local key = ARGV[i]
   if string.sub(key, -#price_suffix) ~= price_suffix then
     removed = removed + redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   end
-end
-for _, key in ipairs(sets) do
   if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[1], key) end
 end
 return removed
@@ -209,9 +209,30 @@ Status Writer::RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key)
 }
 
 Result<int64_t> Writer::SweepPast(redis::Client& redis, int64_t now_epoch) {
-  TQ_ASSIGN_OR_RETURN(auto r, redis.Eval(kSweep, {keys_.ZsetRegistry()},
-                                         {std::to_string(now_epoch), ":price", ":date"}));
-  return static_cast<int64_t>(r.integer());
+  // The registry in chunks; within a chunk, price sets first so they still find their
+  // site's past members in the date set.
+  int64_t removed = 0;
+  std::string cursor = "0";
+  std::vector<std::string> price, other;
+  do {
+    TQ_ASSIGN_OR_RETURN(auto r, redis.Cmd("SSCAN", keys_.ZsetRegistry(), cursor, "COUNT", "500"));
+    cursor = std::string(r[0].str());
+    for (size_t i = 0; i < r[1].size(); ++i) {
+      std::string key(r[1][i].str());
+      (key.size() > 6 && key.compare(key.size() - 6, 6, ":price") == 0 ? price : other)
+          .push_back(std::move(key));
+    }
+  } while (cursor != "0");
+  std::vector<std::string> all = std::move(price);
+  all.insert(all.end(), other.begin(), other.end());
+  for (size_t i = 0; i < all.size(); i += 500) {
+    std::vector<std::string> args{std::to_string(now_epoch), ":price", ":date"};
+    args.insert(args.end(), all.begin() + static_cast<ptrdiff_t>(i),
+                all.begin() + static_cast<ptrdiff_t>(std::min(all.size(), i + 500)));
+    TQ_ASSIGN_OR_RETURN(auto r, redis.Eval(kSweep, {keys_.ZsetRegistry()}, args));
+    removed += r.integer();
+  }
+  return removed;
 }
 
 }  // namespace taquilla::sync

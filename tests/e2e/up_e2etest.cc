@@ -180,6 +180,29 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
       "SELECT pg_drop_replication_slot('probe_wal2json')");
   EXPECT_TRUE(slot.ok()) << slot.error().message;
 
+  // sync streams from its slot into the master; verify and the queue tools find the stack.
+  EXPECT_EQ(e.at("sync_metrics").as_string(),
+            fmt::format("http://127.0.0.1:{}/metrics", up_.base + 2));
+  {
+    taquilla::testing::HttpClient metrics("127.0.0.1", up_.base + 2);
+    ASSERT_TRUE(Eventually(
+        [&] {
+          return metrics.Get("/metrics").body.find("taquilla_sync_streaming 1") !=
+                 std::string::npos;
+        },
+        60s));
+    auto cats = conn->Exec("INSERT INTO languages (code, name) VALUES ('eu', 'Euskara')");
+    ASSERT_TRUE(cats.ok()) << cats.error().message;
+    auto verify = RunCapture({Bin(), "verify", "--data-dir", up_.dir, "--wait-ms", "30000"});
+    ASSERT_TRUE(verify.ok());
+    EXPECT_EQ(verify->status, 0) << verify->output;
+    EXPECT_NE(verify->output.find("no differences"), std::string::npos) << verify->output;
+    auto stats = RunCapture({Bin(), "queue", "stats", "--data-dir", up_.dir});
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->status, 0) << stats->output;
+    EXPECT_NE(stats->output.find("search"), std::string::npos) << stats->output;
+  }
+
   // The replica follows the master.
   RedisCmd(up_.base + 21, "SET tq:probe 1");
   EXPECT_TRUE(Eventually([&] { return RedisCmd(up_.base + 22, "GET tq:probe") == "1"; }, 10s));
@@ -213,10 +236,11 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
 
   // SIGINT stops everything: no process left, no port held.
   std::vector<pid_t> children = {up_.ServicePid("postgres"), up_.ServicePid("redis-master"),
-                                 up_.ServicePid("redis-replica-0")};
+                                 up_.ServicePid("redis-replica-0"), up_.ServicePid("sync"),
+                                 up_.ServicePid("secure")};
   EXPECT_EQ(up_.Stop(), 0);
   for (pid_t c : children) EXPECT_FALSE(ProcessAlive(c)) << c;
-  for (int off : {20, 21, 22}) EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
+  for (int off : {1, 2, 20, 21, 22}) EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
   EXPECT_TRUE(Eventually([&] { return NoProcessMentions(up_.dir); }, 10s));
   EXPECT_FALSE(fs::exists(up_.dir + "/endpoints.json"));
 }
@@ -259,7 +283,8 @@ TEST_F(UpTest, KilledSupervisorTakesItsChildrenWithIt) {
   ASSERT_TRUE(Eventually([&] { return up_.Ready() || TryReap(up_.pid); }, 120s));
   ASSERT_TRUE(up_.Ready()) << up_.Log();
   std::vector<pid_t> children = {up_.ServicePid("postgres"), up_.ServicePid("redis-master"),
-                                 up_.ServicePid("redis-replica-0")};
+                                 up_.ServicePid("redis-replica-0"), up_.ServicePid("sync"),
+                                 up_.ServicePid("secure")};
   kill(up_.pid, SIGKILL);
   Eventually([&] { return TryReap(up_.pid).has_value(); }, 10s);
   up_.pid = 0;
