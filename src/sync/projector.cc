@@ -311,34 +311,37 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
            "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
            "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
            "(e.starts_at AT TIME ZONE 'UTC'))::int "
-           "FROM events e JOIN venues v ON v.id = e.venue_id JOIN cities ci ON ci.id = v.city_id "
-           "WHERE e.id = ANY($1::bigint[]) ORDER BY e.id",
+           "FROM unnest($1::bigint[]) q(id) JOIN events e ON e.id = q.id "
+           "JOIN LATERAL (SELECT * FROM venues WHERE venues.id = e.venue_id) v ON true "
+           "JOIN LATERAL (SELECT * FROM cities WHERE cities.id = v.city_id) ci ON true "
+           "ORDER BY e.id",
            {arr}},
           {"SELECT event_id, site_code FROM event_sites "
            "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
            {arr}},
           // Only the languages a reader can be shown: the event's sites' languages (their
           // defaults among them) and English, the last fallback.
-          {"WITH langs AS (SELECT es.event_id, sl.language_code FROM event_sites es "
-           "JOIN site_languages sl ON sl.site_code = es.site_code "
-           "WHERE es.event_id = ANY($1::bigint[]) "
+          {"WITH langs AS (SELECT es.event_id, sl.language_code FROM unnest($1::bigint[]) "
+           "q(id) JOIN event_sites es ON es.event_id = q.id JOIN LATERAL (SELECT language_code "
+           "FROM site_languages WHERE site_languages.site_code = es.site_code) sl ON true "
            "UNION SELECT e, 'en' FROM unnest($1::bigint[]) e) "
            "SELECT et.event_id, et.language_code, et.title, et.description, et.slug "
-           "FROM langs JOIN event_translations et ON et.event_id = langs.event_id "
-           "AND et.language_code = langs.language_code",
+           "FROM langs JOIN LATERAL (SELECT * FROM event_translations t WHERE t.event_id = "
+           "langs.event_id AND t.language_code = langs.language_code) et ON true",
            {arr}},
-          {"SELECT ep.event_id, p.id, p.name, p.slug FROM event_performers ep "
-           "JOIN performers p ON p.id = ep.performer_id "
-           "WHERE ep.event_id = ANY($1::bigint[]) ORDER BY ep.event_id, ep.position, p.id",
+          {"SELECT ep.event_id, p.id, p.name, p.slug FROM unnest($1::bigint[]) q(id) "
+           "JOIN event_performers ep ON ep.event_id = q.id "
+           "JOIN LATERAL (SELECT * FROM performers WHERE performers.id = ep.performer_id) p "
+           "ON true ORDER BY ep.event_id, ep.position, p.id",
            {arr}},
           {"SELECT event_id, id, section, \"row\", seat_from, seat_to, quantity_available, "
            "split, delivery, price_minor, face_value_minor, currency FROM listings "
            "WHERE event_id = ANY($1::bigint[]) AND status = 'active' "
            "AND quantity_available > 0 ORDER BY event_id, id",
            {arr}},
-          {"SELECT ct.city_id, ct.language_code, ct.name FROM city_translations ct "
-           "WHERE ct.city_id IN (SELECT v.city_id FROM events e JOIN venues v ON "
-           "v.id = e.venue_id WHERE e.id = ANY($1::bigint[]))",
+          {"SELECT DISTINCT ct.city_id, ct.language_code, ct.name FROM unnest($1::bigint[]) "
+           "q(id) JOIN events e ON e.id = q.id JOIN venues v ON v.id = e.venue_id "
+           "JOIN city_translations ct ON ct.city_id = v.city_id",
            {arr}},
       }));
   const db::PgResult& ev = rs[0];
