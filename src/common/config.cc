@@ -87,6 +87,18 @@ Status CheckUrl(const std::string& v, std::initializer_list<std::string_view> sc
   return MakeError(ErrorCode::kInvalidArgument, "'{}' is not a URL starting with {}", v, names);
 }
 
+// "" (the default address) or host:port.
+Status CheckListen(const std::string& v) {
+  if (v.empty()) return Ok();
+  auto colon = v.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !ParseInt("port", v.substr(colon + 1), 0, 65535, port).ok()) {
+    return MakeError(ErrorCode::kInvalidArgument, "'{}' is not host:port", v);
+  }
+  return Ok();
+}
+
 Status CheckNonEmpty(const std::string& v) {
   if (v.empty()) return MakeError(ErrorCode::kInvalidArgument, "must not be empty");
   return Ok();
@@ -147,17 +159,7 @@ const std::vector<ConfigOption>& ConfigOptions() {
     o.push_back(StringOpt(
         "secure.listen",
         "host:port the secure app listens on; empty means 127.0.0.1 and port_base + 1",
-        [](Config& c) { return &c.secure.listen; },
-        [](const std::string& v) -> Status {
-          if (v.empty()) return Ok();
-          auto colon = v.rfind(':');
-          int port = 0;
-          if (colon == std::string::npos || colon == 0 ||
-              !ParseInt("port", v.substr(colon + 1), 0, 65535, port).ok()) {
-            return MakeError(ErrorCode::kInvalidArgument, "'{}' is not host:port", v);
-          }
-          return Ok();
-        }));
+        [](Config& c) { return &c.secure.listen; }, CheckListen));
     o.push_back(IntOpt(
         "secure.threads",
         "Request threads of the secure app, and its PostgreSQL connections (about 4 per core)", 1,
@@ -187,17 +189,7 @@ const std::vector<ConfigOption>& ConfigOptions() {
                        [](Config& c) { return &c.secure.login_failures_per_client; }));
     o.push_back(StringOpt(
         "sync.listen", "host:port of sync's /metrics; empty means 127.0.0.1 and port_base + 2",
-        [](Config& c) { return &c.sync.listen; },
-        [](const std::string& v) -> Status {
-          if (v.empty()) return Ok();
-          auto colon = v.rfind(':');
-          int port = 0;
-          if (colon == std::string::npos || colon == 0 ||
-              !ParseInt("port", v.substr(colon + 1), 0, 65535, port).ok()) {
-            return MakeError(ErrorCode::kInvalidArgument, "'{}' is not host:port", v);
-          }
-          return Ok();
-        }));
+        [](Config& c) { return &c.sync.listen; }, CheckListen));
     o.push_back(StringOpt(
         "sync.slot", "Name of the logical replication slot sync reads (created if missing)",
         [](Config& c) { return &c.sync.slot; },

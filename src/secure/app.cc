@@ -20,17 +20,7 @@
 namespace taquilla::secure {
 
 Result<std::pair<std::string, int>> SecureListen(const Config& config) {
-  const std::string& listen = config.secure.listen;
-  if (listen.empty()) {
-    return std::pair<std::string, int>{"127.0.0.1",
-                                       config.stack.port_base + stack::PortOffsets::kSecure};
-  }
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return MakeError(ErrorCode::kInvalidArgument, "secure.listen must be host:port");
-  }
-  int port = std::atoi(listen.c_str() + colon + 1);
-  return std::pair<std::string, int>{listen.substr(0, colon), port};
+  return stack::ListenAddress(config, config.secure.listen, stack::PortOffsets::kSecure);
 }
 
 namespace {

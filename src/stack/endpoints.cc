@@ -1,6 +1,7 @@
 #include "stack/endpoints.h"
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 
 #include "common/files.h"
@@ -86,6 +87,13 @@ Result<std::string> ResolvePostgresUrl(const Config& config) {
 }  // namespace taquilla::stack
 
 namespace taquilla::stack {
+
+std::pair<std::string, int> ListenAddress(const Config& config, const std::string& listen,
+                                          int offset) {
+  if (listen.empty()) return {"127.0.0.1", config.stack.port_base + offset};
+  auto colon = listen.rfind(':');
+  return {listen.substr(0, colon), std::atoi(listen.c_str() + colon + 1)};
+}
 
 Result<std::string> ResolveRedisMasterUrl(const Config& config) {
   if (!config.redis.master_url.empty()) return config.redis.master_url;

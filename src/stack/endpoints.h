@@ -41,6 +41,11 @@ Result<Endpoints> LoadEndpoints(const std::string& data_dir);
 
 // The PostgreSQL URL a command should use: postgres.url if set, else the stack's.
 Result<std::string> ResolvePostgresUrl(const Config& config);
+// host and port a daemon listens on: `listen` (host:port, validated by the config) or, when
+// empty, 127.0.0.1 and the stack's port base plus `offset`.
+std::pair<std::string, int> ListenAddress(const Config& config, const std::string& listen,
+                                          int offset);
+
 // The Redis master URL: redis.master_url if set, else the stack's.
 Result<std::string> ResolveRedisMasterUrl(const Config& config);
 

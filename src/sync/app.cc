@@ -30,17 +30,6 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-Result<std::pair<std::string, int>> MetricsListen(const Config& config) {
-  const std::string& listen = config.sync.listen;
-  if (listen.empty()) {
-    return std::pair<std::string, int>{"127.0.0.1",
-                                       config.stack.port_base + stack::PortOffsets::kSyncMetrics};
-  }
-  auto colon = listen.rfind(':');
-  return std::pair<std::string, int>{listen.substr(0, colon),
-                                     std::atoi(listen.c_str() + colon + 1)};
-}
-
 ProjectorOptions ProjectorOptionsOf(const Config& config) {
   ProjectorOptions p{Keys(config.redis.prefix), config.sync.event_grace_seconds};
   return p;
@@ -74,11 +63,12 @@ int RunSync(const Config& config) {
     log->error("{}", options.error().message);
     return 2;
   }
-  auto listen = MetricsListen(config);
+  const auto listen =
+      stack::ListenAddress(config, config.sync.listen, stack::PortOffsets::kSyncMetrics);
   SyncMetrics metrics;
   http::ServerOptions so;
-  so.host = listen->first;
-  so.port = listen->second;
+  so.host = listen.first;
+  so.port = listen.second;
   so.io_threads = 1;
   so.handler_threads = 0;
   http::Server server(so, [&metrics](const http::Request& req, const http::Peer&) {
