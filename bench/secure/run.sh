@@ -25,6 +25,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 LOADGEN="${LOADGEN:-$(dirname "$BIN")/taquilla-loadgen}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -56,14 +57,7 @@ chmod 755 "$WORK"
 UP_PID=""
 cleanup() {
   local status=$?
-  if [[ -n "$UP_PID" ]] && kill -0 "$UP_PID" 2>/dev/null; then
-    kill -INT "$UP_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$UP_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -0 "$UP_PID" 2>/dev/null && { echo "taquilla up ignored SIGINT; SIGTERM" >&2;
-                                        kill -TERM "$UP_PID" 2>/dev/null || true; }
-    wait "$UP_PID" 2>/dev/null || true
-  fi
+  stop_up "$UP_PID"
   if [[ "$status" != 0 || "${KEEP_WORK:-0}" == 1 ]]; then
     echo "bench/secure: data dir and logs kept in $WORK" >&2
   else
@@ -86,27 +80,7 @@ print("" if v is None else v)' "$1" "$2" 2>/dev/null || true
 }
 
 # A block of 30 free loopback ports (the stack uses port_base + 0..23).
-PORT_BASE="$(python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    base = random.randrange(20000, 60000, 10)
-    socks = []
-    try:
-        for p in range(base, base + 30):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    break
-else:
-    raise SystemExit("no free block of 30 ports")
-PY
-)"
+PORT_BASE="$(free_port_block 30)"
 
 T_START=$SECONDS
 "$BIN" up --data-dir "$WORK" --port-base "$PORT_BASE" --scale demo >"$WORK/up.out" 2>&1 &

@@ -24,6 +24,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 SYNCLAT="${SYNCLAT:-$(dirname "$BIN")/taquilla-synclat}"
 case "${1:-}" in
@@ -44,13 +45,7 @@ chmod 755 "$WORK"
 UP_PID=""
 cleanup() {
   local status=$?
-  if [[ -n "$UP_PID" ]] && kill -0 "$UP_PID" 2>/dev/null; then
-    kill -INT "$UP_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$UP_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -TERM "$UP_PID" 2>/dev/null || true
-    wait "$UP_PID" 2>/dev/null || true
-  fi
+  stop_up "$UP_PID"
   if [[ "$status" != 0 || "${KEEP_WORK:-0}" == 1 ]]; then
     echo "bench/sync: data dir and logs kept in $WORK" >&2
   else
@@ -66,23 +61,7 @@ print("" if v is None else (v if not isinstance(v, list) else v[0]))' "$1" "$2" 
 }
 now_ms() { date +%s%3N; }
 
-PORT_BASE="$(python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    base = random.randrange(20000, 60000, 10)
-    socks = []
-    try:
-        for p in range(base, base + 30):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks: s.close()
-    print(base); break
-else:
-    raise SystemExit("no free block of 30 ports")
-PY
-)"
+PORT_BASE="$(free_port_block 30)"
 
 "$BIN" up --data-dir "$WORK" --port-base "$PORT_BASE" --scale "$SCALE" >"$WORK/up.out" 2>&1 &
 UP_PID=$!

@@ -1,0 +1,38 @@
+# Shell helpers the benchmark scripts share (source it: . "$ROOT/bench/lib.sh").
+
+# free_port_block N: the first port of N consecutive free loopback ports.
+free_port_block() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000, 10)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    break
+else:
+    raise SystemExit(f"no free block of {n} ports")
+PY
+}
+
+# stop_up PID: SIGINT a `taquilla up`, SIGTERM after 30 s, and reap it.
+stop_up() {
+  local pid=$1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && { echo "taquilla up ignored SIGINT; SIGTERM" >&2;
+                                   kill -TERM "$pid" 2>/dev/null || true; }
+  wait "$pid" 2>/dev/null || true
+}
