@@ -143,6 +143,8 @@ std::optional<int64_t> ConvertMinor(int64_t amount_minor, int from_minor_units,
     if (value > (static_cast<__int128>(1) << 120)) return std::nullopt;
     value *= 10;
   }
+  // value < 2^124 < 10^38 / 2: dividing by 10^38 or more rounds to zero.
+  if (exp <= -38) return 0;
   if (exp < 0) {
     __int128 div = 1;
     for (; exp < 0; ++exp) div *= 10;

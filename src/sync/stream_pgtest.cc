@@ -540,7 +540,13 @@ TEST_F(StreamTest, LargeTransactionStreamsInBoundedMemory) {
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
   int64_t growth_kb = after.ru_maxrss - before.ru_maxrss;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MB), so RSS says nothing here;
+  // the plain build checks the bound.
+  (void)growth_kb;
+#else
   EXPECT_LT(growth_kb, 40 * 1024) << "max RSS grew by " << growth_kb / 1024 << " MB";
+#endif
   ASSERT_TRUE(s.Confirm(commit).ok());
 }
 

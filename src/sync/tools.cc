@@ -97,8 +97,8 @@ Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
   TQ_ASSIGN_OR_RETURN(Walk walk, WalkUnits(c, projector, scope, now_epoch, progress,
                                            [&](const std::vector<UnitState>& states) -> Status {
                                              TQ_ASSIGN_OR_RETURN(
-                                                 auto w,
-                                                 writer.Apply(redis, states, lsn_key, false));
+                                                 auto w, writer.Apply(redis, states, lsn_key, false,
+                                                                      /*skip_unchanged=*/true));
                                              stats.applied += w.applied;
                                              stats.keys += w.keys;
                                              return Ok();

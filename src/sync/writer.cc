@@ -5,8 +5,8 @@ namespace taquilla::sync {
 namespace {
 
 // KEYS: 1 version key, 2 owned-keys set, 3 sorted-set registry.
-// ARGV: lsn, expire_at (0 = none), member, n_docs, n_docs x (key, json), n_z, n_z x (key, score).
-// Returns 1 when written, 0 when the stored LSN is newer.
+// ARGV: lsn, expire_at (0 = none), member, compare (1: skip unchanged documents), n_docs, n_docs x
+// (key, json), n_z, n_z x (key, score). Returns 1 when written, 0 when the stored LSN is newer.
 const redis::Script kApplyUnit(R"lua(
 local lsn = ARGV[1]
 local cur = redis.call('GET', KEYS[1])
@@ -14,7 +14,8 @@ local cur = redis.call('GET', KEYS[1])
 if cur and cur > lsn then return 0 end
 local exp = tonumber(ARGV[2])
 local member = ARGV[3]
-local i = 4
+local compare = ARGV[4] == '1'
+local i = 5
 local n = tonumber(ARGV[i]); i = i + 1
 local wanted = {}
 local docs = {}
@@ -30,8 +31,8 @@ for _ = 1, nz do
   wanted['z' .. ARGV[i]] = true
   i = i + 2
 end
--- What the unit no longer owns goes; only changes are written (unchanged documents cost a
--- read, not a write that replicas and the AOF would copy).
+-- What the unit no longer owns goes. With compare, only changed documents are written
+-- (an unchanged one costs a read, not a write that replicas and the AOF would copy).
 local had = {}
 for _, old in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   had[old] = true
@@ -47,7 +48,7 @@ for _, old in ipairs(redis.call('SMEMBERS', KEYS[2])) do
 end
 for _, j in ipairs(docs) do
   local key, value = ARGV[j], ARGV[j + 1]
-  if redis.call('GET', key) ~= value then
+  if not compare or redis.call('GET', key) ~= value then
     if exp > 0 then
       redis.call('SET', key, value, 'EXAT', exp)
     else
@@ -131,17 +132,19 @@ Status Writer::Prepare(redis::Client& redis) {
 }
 
 Result<WriteStats> Writer::Apply(redis::Client& redis, const std::vector<UnitState>& units,
-                                 const std::string& lsn_key, bool set_applied_lsn) {
-  auto r = ApplyOnce(redis, units, lsn_key, set_applied_lsn);
+                                 const std::string& lsn_key, bool set_applied_lsn,
+                                 bool skip_unchanged) {
+  auto r = ApplyOnce(redis, units, lsn_key, set_applied_lsn, skip_unchanged);
   if (!r.ok() && r.error().message.find("NOSCRIPT") != std::string::npos) {
     TQ_RETURN_IF_ERROR(Prepare(redis));
-    return ApplyOnce(redis, units, lsn_key, set_applied_lsn);
+    return ApplyOnce(redis, units, lsn_key, set_applied_lsn, skip_unchanged);
   }
   return r;
 }
 
 Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<UnitState>& units,
-                                     const std::string& lsn_key, bool set_applied_lsn) {
+                                     const std::string& lsn_key, bool set_applied_lsn,
+                                     bool skip_unchanged) {
   if (kApplyUnit.sha().empty()) TQ_RETURN_IF_ERROR(Prepare(redis));
   WriteStats stats;
   size_t i = 0;
@@ -155,10 +158,11 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
       const UnitState& u = units[i];
       const std::string name = u.unit.Name();
       std::vector<std::string> args;
-      args.reserve(5 + u.docs.size() * 2 + u.zsets.size() * 2);
+      args.reserve(6 + u.docs.size() * 2 + u.zsets.size() * 2);
       args.push_back(lsn_key);
       args.push_back(std::to_string(u.expire_at));
       args.push_back(std::to_string(u.unit.id));
+      args.push_back(skip_unchanged ? "1" : "0");
       args.push_back(std::to_string(u.docs.size()));
       for (const auto& [k, v] : u.docs) {
         args.push_back(k);

@@ -40,8 +40,11 @@ class Writer {
   // Writes `units` at `lsn_key` (16 hex digits), in MULTI/EXEC chunks; when
   // set_applied_lsn, the last chunk also records lsn_key as the applied LSN. Retries once
   // after loading the scripts if the server lost them.
+  // skip_unchanged: read each document first and write only those that differ (rebuilds,
+  // where most are unchanged; the stream's changes rewrite most of what they touch).
   Result<WriteStats> Apply(redis::Client& redis, const std::vector<UnitState>& units,
-                           const std::string& lsn_key, bool set_applied_lsn);
+                           const std::string& lsn_key, bool set_applied_lsn,
+                           bool skip_unchanged = false);
 
   // Records lsn_key as the applied LSN unless a later one is recorded already.
   Status RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key);
@@ -54,7 +57,8 @@ class Writer {
 
  private:
   Result<WriteStats> ApplyOnce(redis::Client& redis, const std::vector<UnitState>& units,
-                               const std::string& lsn_key, bool set_applied_lsn);
+                               const std::string& lsn_key, bool set_applied_lsn,
+                               bool skip_unchanged);
   Keys keys_;
   EnqueueFn enqueue_;
 };
