@@ -88,10 +88,24 @@ std::vector<std::string> Chain(const std::string& lang, const std::string& site_
   return chain;
 }
 
-json::value Money(int64_t amount, const std::string& currency, const std::string& locale) {
-  return json::object{{"amount_minor", amount},
-                      {"currency", currency},
-                      {"formatted", i18n::FormatMoney(amount, currency, locale)}};
+// ICU formatting is the costliest step of a document, and the same prices come back with
+// every rebuild of an event: formatted strings are kept (per thread, bounded).
+const std::string& FormattedMoney(int64_t amount, const std::string& currency,
+                                  const std::string& locale) {
+  thread_local std::unordered_map<std::string, std::string> cache;
+  std::string key = fmt::format("{}|{}|{}", locale, currency, amount);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 200'000) cache.clear();
+  return cache.emplace(std::move(key), i18n::FormatMoney(amount, currency, locale)).first->second;
+}
+
+json::value Money(int64_t amount, const std::string& currency, const std::string& locale,
+                  json::storage_ptr sp = {}) {
+  return json::object({{"amount_minor", amount},
+                       {"currency", currency},
+                       {"formatted", FormattedMoney(amount, currency, locale)}},
+                      std::move(sp));
 }
 
 std::string Offset(int seconds) {
@@ -467,46 +481,54 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
                                : ci != ctx.category_index.end() ? ctx.categories[ci->second].slug
                                                                 : "";
         const std::string locale = SiteLocale(lang.code, site.country);
-        json::object summary{
-            {"id", id},
-            {"slug", t->slug},
-            {"title", t->title},
-            {"title_lang", title_lang},
-            {"starts_at", starts_at},
-            {"timezone", timezone},
-            {"status", status},
-            {"venue",
-             json::object{
-                 {"id", venue_id}, {"name", venue_name}, {"city", city}, {"country", country}}},
-            {"category", json::object{{"id", category_id}, {"name", cat_name}}},
-            {"min_price", min_price ? Money(*min_price, site.currency, locale) : json::value()},
-            {"tickets_available", tickets},
-            {"url", fmt::format("/{}/{}/events/{}-{}", site.code, lang.code, id, t->slug)}};
+        // One arena per document pair: an event's documents are hundreds of small JSON
+        // values, and the general-purpose allocator was most of the build's time.
+        json::monotonic_resource arena(16 * 1024);
+        json::storage_ptr sp(&arena);
+        json::object summary(
+            {{"id", id},
+             {"slug", t->slug},
+             {"title", t->title},
+             {"title_lang", title_lang},
+             {"starts_at", starts_at},
+             {"timezone", timezone},
+             {"status", status},
+             {"venue",
+              {{"id", venue_id}, {"name", venue_name}, {"city", city}, {"country", country}}},
+             {"category", {{"id", category_id}, {"name", cat_name}}},
+             {"min_price",
+              min_price ? Money(*min_price, site.currency, locale, sp) : json::value(sp)},
+             {"tickets_available", tickets},
+             {"url", fmt::format("/{}/{}/events/{}-{}", site.code, lang.code, id, t->slug)}},
+            sp);
         st.docs.emplace_back(keys().EventSummary(site.code, lang.code, id), Serialize(summary));
 
-        json::array performers;
+        json::array performers(sp);
         for (const auto& p : perfs[id]) {
-          performers.push_back(json::object{{"id", p.id}, {"name", p.name}, {"slug", p.slug}});
+          performers.push_back(
+              json::object({{"id", p.id}, {"name", p.name}, {"slug", p.slug}}, sp));
         }
-        json::array items;
+        json::array items(sp);
+        items.reserve(priced.size());
         for (const auto& pr : priced) {
           const Listing& l = *pr.l;
-          json::value display;
+          json::value display(sp);
           if (l.currency != site.currency && pr.site_price) {
-            display = Money(*pr.site_price, site.currency, locale);
+            display = Money(*pr.site_price, site.currency, locale, sp);
           }
-          items.push_back(json::object{
-              {"id", l.id},
-              {"section", l.section},
-              {"row", l.row},
-              {"seat_from", l.seat_from ? json::value(*l.seat_from) : json::value()},
-              {"seat_to", l.seat_to ? json::value(*l.seat_to) : json::value()},
-              {"quantity_available", l.available},
-              {"split", l.split},
-              {"delivery", l.delivery},
-              {"price", Money(l.price, l.currency, locale)},
-              {"face_value", l.face ? Money(*l.face, l.currency, locale) : json::value()},
-              {"display_price", std::move(display)}});
+          items.push_back(json::object(
+              {{"id", l.id},
+               {"section", l.section},
+               {"row", l.row},
+               {"seat_from", l.seat_from ? json::value(*l.seat_from, sp) : json::value(sp)},
+               {"seat_to", l.seat_to ? json::value(*l.seat_to, sp) : json::value(sp)},
+               {"quantity_available", l.available},
+               {"split", l.split},
+               {"delivery", l.delivery},
+               {"price", Money(l.price, l.currency, locale, sp)},
+               {"face_value", l.face ? Money(*l.face, l.currency, locale, sp) : json::value(sp)},
+               {"display_price", std::move(display)}},
+              sp));
         }
         json::object event = std::move(summary);
         event["description"] = t->description;
