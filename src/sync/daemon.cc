@@ -14,12 +14,6 @@ namespace taquilla::sync {
 
 namespace {
 
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // master_replid from INFO replication ("" if absent).
 Result<std::string> ReplicationId(redis::Client& redis) {
   TQ_ASSIGN_OR_RETURN(auto info, redis.Cmd("INFO", "replication"));
@@ -181,10 +175,10 @@ class SyncDaemon::Session {
           "created replication slot '{}' at {}; building every projection from its "
           "snapshot",
           o_.slot, FormatLsn(slot->consistent_point));
-      TQ_RETURN_IF_ERROR(BuildFromSnapshot(slot->snapshot_name, slot->consistent_point));
+      TQ_RETURN_IF_ERROR(RebuildAll(slot->snapshot_name, slot->consistent_point));
       from = slot->consistent_point;
     } else {
-      TQ_RETURN_IF_ERROR(CheckReplicationId(/*at_start=*/true));
+      TQ_RETURN_IF_ERROR(CheckReplicationId());
     }
     TQ_RETURN_IF_ERROR(stream_->Start(o_.slot, from, ProjectedTables()));
     m_.streaming = true;
@@ -216,36 +210,23 @@ class SyncDaemon::Session {
     return MakeError(ErrorCode::kUnavailable, "stopped");
   }
 
-  Status BuildFromSnapshot(const std::string& snapshot, Lsn lsn) {
-    TQ_RETURN_IF_ERROR(pg_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    TQ_RETURN_IF_ERROR(
-        pg_->ExecParams("SET TRANSACTION SNAPSHOT " + db::QuoteLiteral(snapshot), {}));
-    auto stats = RebuildInSnapshot(*pg_, *redis_, projector_, *writer_, LsnKey(lsn), Scope{},
-                                   /*remove_strays=*/true, /*progress=*/false, NowEpoch());
-    (void)pg_->Exec("COMMIT");
+  // Rebuilds every unit and removes what no unit owns: from a new slot's exported
+  // snapshot, or (no snapshot) at the current WAL position, with later changes still to
+  // apply. Then records the master's replication id and the applied LSN.
+  Status RebuildAll(const std::string& snapshot = "", Lsn snapshot_lsn = 0) {
+    auto stats =
+        RebuildOnConnection(*pg_, *redis_, projector_, *writer_, Scope{},
+                            /*remove_strays=*/true, /*progress=*/false, snapshot, snapshot_lsn);
     if (!stats.ok()) return stats.error();
-    TQ_RETURN_IF_ERROR(MarkApplied(lsn));
     ++m_.reconciles;
-    log_->info("built {} units ({} keys; {} stray keys removed) at {}", stats->units, stats->keys,
-               stats->removed, FormatLsn(lsn));
-    return Ok();
+    log_->info("built {} units at {} ({} written, {} keys; {} stray keys removed)", stats->units,
+               FormatLsn(stats->lsn), stats->applied, stats->keys, stats->removed);
+    return MarkApplied(std::max(stats->lsn, stream_->confirmed()));
   }
 
-  // Rebuilds everything at the current WAL position (read before the snapshot, so later
-  // changes still apply) and removes what no unit owns.
   Status Reconcile(const std::string& why) {
     log_->warn("reconciling Redis with PostgreSQL: {}", why);
-    TQ_ASSIGN_OR_RETURN(auto pos, pg_->Exec("SELECT pg_current_wal_lsn()::text"));
-    TQ_ASSIGN_OR_RETURN(Lsn lsn, ParseLsn(pos.GetString(0, 0)));
-    TQ_RETURN_IF_ERROR(pg_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    auto stats = RebuildInSnapshot(*pg_, *redis_, projector_, *writer_, LsnKey(lsn), Scope{}, true,
-                                   false, NowEpoch());
-    (void)pg_->Exec("COMMIT");
-    if (!stats.ok()) return stats.error();
-    ++m_.reconciles;
-    log_->info("reconciled {} units ({} written, {} stray keys removed)", stats->units,
-               stats->applied, stats->removed);
-    return MarkApplied(std::max(lsn, stream_->confirmed()));
+    return RebuildAll();
   }
 
   Status MarkApplied(Lsn lsn) {
@@ -253,10 +234,7 @@ class SyncDaemon::Session {
     const Keys& k = o_.projector.keys;
     redis_->Append({"MULTI"});
     redis_->Append({"HSET", k.SyncState(), "replid", replid_, "slot", o_.slot});
-    redis_->Append({"EVAL",
-                    "local c = redis.call('GET', KEYS[1]) if not c or c < ARGV[1] then "
-                    "redis.call('SET', KEYS[1], ARGV[1]) end return 1",
-                    "1", k.AppliedLsn(), LsnKey(lsn)});
+    writer_->AppendRaiseAppliedLsn(*redis_, LsnKey(lsn));
     redis_->Append({"EXEC"});
     TQ_ASSIGN_OR_RETURN(auto replies, redis_->Flush());
     for (const auto& r : replies) {
@@ -266,7 +244,7 @@ class SyncDaemon::Session {
   }
 
   // A master whose replication id is not the one sync last wrote to may have lost writes.
-  Status CheckReplicationId(bool at_start) {
+  Status CheckReplicationId() {
     TQ_ASSIGN_OR_RETURN(std::string now, ReplicationId(*redis_));
     TQ_ASSIGN_OR_RETURN(auto stored, redis_->Cmd("HGET", o_.projector.keys.SyncState(), "replid"));
     if (!stored.IsNil() && stored.str() == now) {
@@ -278,7 +256,6 @@ class SyncDaemon::Session {
                                            "the master's replication id changed ({} -> "
                                            "{}): restart or failover",
                                            stored.str(), now);
-    if (!at_start) (void)0;
     return Reconcile(why);
   }
 
@@ -309,7 +286,7 @@ class SyncDaemon::Session {
       const auto now = std::chrono::steady_clock::now();
       if (now >= next_check) {
         next_check = now + o_.check_interval;
-        TQ_RETURN_IF_ERROR(CheckReplicationId(false));
+        TQ_RETURN_IF_ERROR(CheckReplicationId());
       }
       if (now >= next_sweep) {
         next_sweep = now + o_.sweep_interval;
@@ -382,20 +359,13 @@ class SyncDaemon::Session {
     }
     ++m_.changes;
     if (c.commit_lsn != 0) tx_commit_ = c.commit_lsn;
-    auto now = [&c](std::string_view col) -> std::optional<std::string> {
-      for (const auto& x : c.columns) {
-        if (x.name == col) return x.value;
-      }
-      for (const auto& x : c.identity) {
-        if (x.name == col) return x.value;
-      }
-      return std::nullopt;
+    auto now = [&c](std::string_view col) {
+      const auto* v = c.Get(col);
+      return v ? *v : std::nullopt;
     };
-    auto old = [&c](std::string_view col) -> std::optional<std::string> {
-      for (const auto& x : c.identity) {
-        if (x.name == col) return x.value;
-      }
-      return std::nullopt;
+    auto old = [&c](std::string_view col) {
+      const auto* v = c.GetOld(col);
+      return v ? *v : std::nullopt;
     };
     Targets t = DependenciesOf(c.table, now, old, c.kind == Change::kTruncate);
     const size_t before = targets_.units.size() + targets_.fanouts.size();

@@ -15,12 +15,6 @@ namespace {
 
 constexpr size_t kBatch = 400;
 
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Every key matching `pattern` (SCAN, so the server is never blocked).
 Status ScanKeys(redis::Client& redis, const std::string& pattern,
                 const std::function<void(const std::string&)>& fn) {
@@ -85,8 +79,8 @@ Status BeginSnapshot(db::Connection& c) {
              : MakeError(ErrorCode::kUnavailable, "postgres: cannot begin a snapshot");
 }
 
-}  // namespace
-
+// Writes every unit within `scope` at `lsn_key`, read through `c` (already inside the
+// snapshot that lsn_key describes).
 Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
                                        Projector& projector, Writer& writer,
                                        const std::string& lsn_key, const Scope& scope,
@@ -140,22 +134,46 @@ Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
   return stats;
 }
 
+}  // namespace
+
+int64_t NowEpoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<RebuildStats> RebuildOnConnection(db::Connection& c, redis::Client& redis,
+                                         Projector& projector, Writer& writer, const Scope& scope,
+                                         bool remove_strays, bool progress,
+                                         const std::string& snapshot, Lsn snapshot_lsn) {
+  Lsn lsn = snapshot_lsn;
+  if (snapshot.empty()) {
+    TQ_ASSIGN_OR_RETURN(auto pos, c.Exec("SELECT pg_current_wal_lsn()::text"));
+    TQ_ASSIGN_OR_RETURN(lsn, ParseLsn(pos.GetString(0, 0)));
+  }
+  TQ_RETURN_IF_ERROR(BeginSnapshot(c));
+  if (!snapshot.empty()) {
+    auto set = c.ExecParams("SET TRANSACTION SNAPSHOT " + db::QuoteLiteral(snapshot), {});
+    if (!set.ok()) {
+      (void)c.Exec("ROLLBACK");
+      return set.error();
+    }
+  }
+  auto stats = RebuildInSnapshot(c, redis, projector, writer, LsnKey(lsn), scope, remove_strays,
+                                 progress, NowEpoch());
+  (void)c.Exec(stats.ok() ? "COMMIT" : "ROLLBACK");
+  if (stats.ok()) stats->lsn = lsn;
+  return stats;
+}
+
 Result<RebuildStats> Rebuild(const std::string& postgres_url, const std::string& redis_url,
                              const ProjectorOptions& options, const Scope& scope,
                              bool remove_strays, bool progress) {
   TQ_ASSIGN_OR_RETURN(auto c, db::Connection::Open(postgres_url));
   TQ_ASSIGN_OR_RETURN(auto redis, redis::Client::Connect(redis_url, std::chrono::seconds(30)));
-  // The position is read before the snapshot is taken, so every change after it is newer
-  // than the rebuilt documents and sync still applies it.
-  TQ_ASSIGN_OR_RETURN(auto pos, c.Exec("SELECT pg_current_wal_lsn()::text"));
-  TQ_ASSIGN_OR_RETURN(Lsn lsn, ParseLsn(pos.GetString(0, 0)));
-  TQ_RETURN_IF_ERROR(BeginSnapshot(c));
   Projector projector(options);
   Writer writer(options.keys);
-  auto stats = RebuildInSnapshot(c, redis, projector, writer, LsnKey(lsn), scope, remove_strays,
-                                 progress, NowEpoch());
-  (void)c.Exec("COMMIT");
-  return stats;
+  return RebuildOnConnection(c, redis, projector, writer, scope, remove_strays, progress);
 }
 
 Result<VerifyReport> Verify(const std::string& postgres_url, const std::string& redis_url,

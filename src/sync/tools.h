@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "db/pg.h"
 #include "redis/client.h"
+#include "sync/lsn.h"
 #include "sync/projector.h"
 #include "sync/writer.h"
 
@@ -20,19 +21,26 @@ namespace taquilla::sync {
 
 struct RebuildStats {
   int64_t units = 0, applied = 0, keys = 0, removed = 0;
+  Lsn lsn = 0;
   std::string lsn_key;
 };
 
-// Writes every unit within `scope` at `lsn_key`, read through `c` (already inside the
-// snapshot that lsn_key describes). remove_strays (whole scope only): deletes projection
-// keys and sorted-set members no unit owns any more. progress: draw a progress bar.
-Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
-                                       Projector& projector, Writer& writer,
-                                       const std::string& lsn_key, const Scope& scope,
-                                       bool remove_strays, bool progress, int64_t now_epoch);
+// Seconds since the epoch, now.
+int64_t NowEpoch();
 
-// Opens its own connections: reads the current WAL position, then a snapshot, and
-// rebuilds at that position. Changes committed later reach Redis through sync as usual.
+// Rebuilds every unit within `scope` from `c` in one REPEATABLE READ transaction it opens
+// and ends. With `snapshot` (exported by a new slot at `snapshot_lsn`) it reads that state;
+// otherwise it first reads the current WAL position and stamps the units with it, so every
+// change committed later is newer and sync still applies it. remove_strays (whole scope
+// only): deletes projection keys and sorted-set members no unit owns any more. progress:
+// draw a progress bar.
+Result<RebuildStats> RebuildOnConnection(db::Connection& c, redis::Client& redis,
+                                         Projector& projector, Writer& writer, const Scope& scope,
+                                         bool remove_strays, bool progress,
+                                         const std::string& snapshot = "", Lsn snapshot_lsn = 0);
+
+// RebuildOnConnection at the current position, on connections of its own. Changes committed
+// later reach Redis through sync as usual.
 Result<RebuildStats> Rebuild(const std::string& postgres_url, const std::string& redis_url,
                              const ProjectorOptions& options, const Scope& scope,
                              bool remove_strays, bool progress);

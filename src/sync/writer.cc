@@ -148,10 +148,8 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
   if (kApplyUnit.sha().empty()) TQ_RETURN_IF_ERROR(Prepare(redis));
   WriteStats stats;
   size_t i = 0;
-  std::vector<size_t> chunk_sizes;
   do {
     size_t bytes = 0, n = 0;
-    const size_t first = i;
     redis.Append({"MULTI"});
     std::vector<std::string> items;
     while (i < units.size() && n < kUnitsPerTransaction && bytes < kBytesPerTransaction) {
@@ -184,9 +182,7 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
     }
     if (enqueue_ && !items.empty()) enqueue_(redis, items);
     const bool last = i >= units.size();
-    if (last && set_applied_lsn) {
-      redis.Append({"EVAL", kRaiseLsn, "1", keys_.AppliedLsn(), lsn_key});
-    }
+    if (last && set_applied_lsn) AppendRaiseAppliedLsn(redis, lsn_key);
     redis.Append({"EXEC"});
     TQ_ASSIGN_OR_RETURN(auto replies, redis.Flush());
     const auto& exec = replies.back();
@@ -202,9 +198,12 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
     }
     for (size_t k = 0; k < n; ++k) stats.applied += exec[k].integer() == 1 ? 1 : 0;
     stats.units += static_cast<int64_t>(n);
-    (void)first;
   } while (i < units.size());
   return stats;
+}
+
+void Writer::AppendRaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key) {
+  redis.Append({"EVAL", kRaiseLsn, "1", keys_.AppliedLsn(), lsn_key});
 }
 
 Status Writer::RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key) {

@@ -48,6 +48,8 @@ class Writer {
 
   // Records lsn_key as the applied LSN unless a later one is recorded already.
   Status RaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key);
+  // The same, queued on the client's pipeline (inside a caller's MULTI/EXEC).
+  void AppendRaiseAppliedLsn(redis::Client& redis, const std::string& lsn_key);
 
   // Removes past events from every sorted set: date-scored sets by score, price sets by
   // the members their site's date set holds in the past. Returns members removed.
