@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
   freeReplyObject(r);
   redisFree(cfg);
   const std::string pattern = a.direct ? "__keyspace@0__:" + a.prefix + "bench:direct:*"
-                                       : "__keyspace@0__:" + a.prefix + "v:event:*";
-  const std::string id_after = a.direct ? a.prefix + "bench:direct:" : a.prefix + "v:event:";
+                                       : "__keyspace@0__:" + a.prefix + "v:offers:*";
+  const std::string id_after = a.direct ? a.prefix + "bench:direct:" : a.prefix + "v:offers:";
   redisContext* sub = Connect(a.replica);
   r = static_cast<redisReply*>(redisCommand(sub, "PSUBSCRIBE %s", pattern.c_str()));
   if (r == nullptr) Die("PSUBSCRIBE failed");

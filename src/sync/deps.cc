@@ -79,12 +79,20 @@ Targets DependenciesOf(std::string_view table, const ColumnFn& now, const Column
     fan(K::kEverything);
     return t;
   }
+  auto both = [&](int64_t id) {
+    t.units.insert(Unit::Event(id));
+    t.units.insert(Unit::Offers(id));
+  };
   if (table == "listings") {
-    EachInt(now, old, "event_id", [&](int64_t id) { t.units.insert(Unit::Event(id)); });
+    // The hot path: a listing touches only its event's offers.
+    EachInt(now, old, "event_id", [&](int64_t id) { t.units.insert(Unit::Offers(id)); });
   } else if (table == "events") {
-    EachInt(now, old, "id", [&](int64_t id) { t.units.insert(Unit::Event(id)); });
-  } else if (table == "event_translations" || table == "event_sites" ||
-             table == "event_performers") {
+    // Status and dates decide both halves (listed, expiry); the rest is content.
+    EachInt(now, old, "id", both);
+  } else if (table == "event_translations" || table == "event_sites") {
+    // Which sites show the event: both halves.
+    EachInt(now, old, "event_id", both);
+  } else if (table == "event_performers") {
     EachInt(now, old, "event_id", [&](int64_t id) { t.units.insert(Unit::Event(id)); });
   } else if (table == "venues") {
     EachInt(now, old, "id", [&](int64_t id) {
@@ -158,11 +166,17 @@ Result<std::set<Unit>> ResolveFanouts(db::Connection& c, const std::set<Fanout>&
       " AND extract(epoch FROM greatest(e.starts_at, coalesce(e.ends_at, e.starts_at)))::bigint"
       " + $2::bigint > $3::bigint";
   const std::string now_s = std::to_string(now_epoch), grace_s = std::to_string(grace_seconds);
-  auto events = [&](const std::string& where, const std::string& arg) -> Status {
+  // Which halves of the matching events: content (names), offers (prices) or both.
+  enum Half { kContent = 1, kOffers = 2, kBoth = 3 };
+  auto add = [&](int64_t id, Half half) {
+    if (half & kContent) units.insert(Unit::Event(id));
+    if (half & kOffers) units.insert(Unit::Offers(id));
+  };
+  auto events = [&](const std::string& where, const std::string& arg, Half half) -> Status {
     TQ_ASSIGN_OR_RETURN(auto r,
                         c.ExecParams("SELECT e.id FROM events e WHERE (" + where + ")" + live,
                                      {arg, grace_s, now_s}));
-    for (int i = 0; i < r.rows(); ++i) units.insert(Unit::Event(r.GetInt(i, 0)));
+    for (int i = 0; i < r.rows(); ++i) add(r.GetInt(i, 0), half);
     return Ok();
   };
   auto ids = [&](Unit (*make)(int64_t), const std::string& sql, const db::Param& arg) -> Status {
@@ -177,15 +191,16 @@ Result<std::set<Unit>> ResolveFanouts(db::Connection& c, const std::set<Fanout>&
     const std::string id = std::to_string(f.id);
     switch (f.kind) {
       case K::kEventsOfVenue:
-        TQ_RETURN_IF_ERROR(events("e.venue_id = $1::bigint", id));
+        TQ_RETURN_IF_ERROR(events("e.venue_id = $1::bigint", id, kContent));
         break;
       case K::kEventsOfCity:
-        TQ_RETURN_IF_ERROR(
-            events("e.venue_id IN (SELECT id FROM venues WHERE city_id = $1::bigint)", id));
+        TQ_RETURN_IF_ERROR(events(
+            "e.venue_id IN (SELECT id FROM venues WHERE city_id = $1::bigint)", id, kContent));
         break;
       case K::kEventsOfPerformer:
         TQ_RETURN_IF_ERROR(events(
-            "e.id IN (SELECT event_id FROM event_performers WHERE performer_id = $1::bigint)", id));
+            "e.id IN (SELECT event_id FROM event_performers WHERE performer_id = $1::bigint)", id,
+            kContent));
         break;
       case K::kEventsOfCategory: {
         TQ_ASSIGN_OR_RETURN(auto r,
@@ -194,17 +209,17 @@ Result<std::set<Unit>> ResolveFanouts(db::Connection& c, const std::set<Fanout>&
                                              "(SELECT id FROM sub)" +
                                              live,
                                          {id, grace_s, now_s}));
-        for (int i = 0; i < r.rows(); ++i) units.insert(Unit::Event(r.GetInt(i, 0)));
+        for (int i = 0; i < r.rows(); ++i) add(r.GetInt(i, 0), kContent);
         break;
       }
       case K::kEventsOfSite:
-        TQ_RETURN_IF_ERROR(
-            events("e.id IN (SELECT event_id FROM event_sites WHERE site_code = $1)", f.code));
+        TQ_RETURN_IF_ERROR(events("e.id IN (SELECT event_id FROM event_sites WHERE site_code = $1)",
+                                  f.code, kBoth));
         break;
       case K::kEventsWithCurrency:
         TQ_RETURN_IF_ERROR(events(
             "e.id IN (SELECT event_id FROM listings WHERE currency = $1 AND status = 'active')",
-            f.code));
+            f.code, kOffers));
         break;
       case K::kVenuesOfCity:
         TQ_RETURN_IF_ERROR(
@@ -231,7 +246,7 @@ Result<std::set<Unit>> ResolveFanouts(db::Connection& c, const std::set<Fanout>&
       case K::kEverything:
         units.insert(Unit::Sites());
         units.insert(Unit::Categories());
-        TQ_RETURN_IF_ERROR(events("$1 = ''", ""));
+        TQ_RETURN_IF_ERROR(events("$1 = ''", "", kBoth));
         TQ_RETURN_IF_ERROR(ids(&Unit::Venue, "SELECT id FROM venues", std::nullopt));
         TQ_RETURN_IF_ERROR(ids(&Unit::Performer, "SELECT id FROM performers", std::nullopt));
         break;

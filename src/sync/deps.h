@@ -2,7 +2,7 @@
 // DependenciesOf maps one row change to units and to fan-outs ("every upcoming event at
 // venue 7"); ResolveFanouts turns fan-outs into units with one query per kind. Examples:
 // a venue rename touches the venue and every upcoming event there (in every language); a
-// listing change touches its event; a translation touches its event; a new site language
+// listing change touches its event's offers; a translation touches its event; a new site language
 // touches the site list, the category trees, every event of the site and every venue and
 // performer (their documents exist per language). Thread-safe (stateless).
 #pragma once
@@ -25,9 +25,9 @@ struct Fanout {
     kEventsOfVenue,
     kEventsOfCity,
     kEventsOfPerformer,
-    kEventsOfCategory,  // events in the category or any category below it
-    kEventsOfSite,
-    kEventsWithCurrency,  // events with a listing in that currency
+    kEventsOfCategory,    // events in the category or any category below it (content)
+    kEventsOfSite,        // content and offers
+    kEventsWithCurrency,  // events with a listing in that currency (offers)
     kVenuesOfCity,
     kVenuesOfCountry,
     kPerformersOfCategory,  // performers of the category or any category below it

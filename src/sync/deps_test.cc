@@ -118,31 +118,32 @@ TEST(ProjectedTablesTest, EveryProjectedTableHasDependencies) {
   }
 }
 
-// --- listings: the listing's event (its projection is the event's) ---
+// --- listings: only the offers of the listing's event (the hot path: holds and sales) ---
 
-TEST(DependenciesTest, ListingInsertTouchesItsEvent) {
+TEST(DependenciesTest, ListingInsertTouchesItsEventsOffers) {
   ExpectTargets(Insert("listings", {{"id", "10"}, {"event_id", "5"}, {"price_minor", "4500"}}),
-                {Unit::Event(5)}, {}, false);
+                {Unit::Offers(5)}, {}, false);
 }
 
-TEST(DependenciesTest, ListingPriceUpdateTouchesItsEvent) {
+TEST(DependenciesTest, ListingPriceUpdateTouchesItsEventsOffers) {
   // The key did not change: the identity repeats (id, event_id).
   ExpectTargets(Update("listings", {{"id", "10"}, {"event_id", "5"}, {"price_minor", "4000"}},
                        {{"id", "10"}, {"event_id", "5"}}),
-                {Unit::Event(5)}, {}, false);
+                {Unit::Offers(5)}, {}, false);
 }
 
-TEST(DependenciesTest, ListingMovedToAnotherEventTouchesBothEvents) {
+TEST(DependenciesTest, ListingMovedToAnotherEventTouchesBothEventsOffers) {
   // The replica identity (id, event_id) names the old event; the new row the new one.
   ExpectTargets(
       Update("listings", {{"id", "10"}, {"event_id", "6"}}, {{"id", "10"}, {"event_id", "5"}}),
-      {Unit::Event(5), Unit::Event(6)}, {}, false);
+      {Unit::Offers(5), Unit::Offers(6)}, {}, false);
 }
 
-TEST(DependenciesTest, ListingDeleteTouchesTheEventItsIdentityNames) {
-  ExpectTargets(Delete("listings", {{"id", "10"}, {"event_id", "5"}}), {Unit::Event(5)}, {}, false);
-  ExpectTargets(DeleteAsDaemon("listings", {{"id", "10"}, {"event_id", "5"}}), {Unit::Event(5)}, {},
+TEST(DependenciesTest, ListingDeleteTouchesTheOffersItsIdentityNames) {
+  ExpectTargets(Delete("listings", {{"id", "10"}, {"event_id", "5"}}), {Unit::Offers(5)}, {},
                 false);
+  ExpectTargets(DeleteAsDaemon("listings", {{"id", "10"}, {"event_id", "5"}}), {Unit::Offers(5)},
+                {}, false);
 }
 
 TEST(DependenciesTest, ListingDeleteWithoutEventInIdentityTouchesNothing) {
@@ -153,33 +154,39 @@ TEST(DependenciesTest, ListingDeleteWithoutEventInIdentityTouchesNothing) {
 
 // --- events and their rows ---
 
-TEST(DependenciesTest, EventChangesTouchOnlyTheEvent) {
-  ExpectTargets(Insert("events", {{"id", "7"}, {"venue_id", "1"}, {"category_id", "2"}}),
-                {Unit::Event(7)}, {}, false);
+TEST(DependenciesTest, EventChangesTouchOnlyTheEventsContentAndOffers) {
+  // Status and dates decide whether the offers are listed and when they expire.
+  const std::set<Unit> both = {Unit::Event(7), Unit::Offers(7)};
+  ExpectTargets(Insert("events", {{"id", "7"}, {"venue_id", "1"}, {"category_id", "2"}}), both, {},
+                false);
   // Moving an event to another venue or category rebuilds the event unit, which drops its
   // old sorted-set memberships itself: no fan-out needed.
   ExpectTargets(
-      Update("events", {{"id", "7"}, {"venue_id", "3"}, {"category_id", "4"}}, {{"id", "7"}}),
-      {Unit::Event(7)}, {}, false);
-  ExpectTargets(Update("events", {{"id", "7"}, {"status", "cancelled"}}, {{"id", "7"}}),
-                {Unit::Event(7)}, {}, false);
-  ExpectTargets(Delete("events", {{"id", "7"}}), {Unit::Event(7)}, {}, false);
+      Update("events", {{"id", "7"}, {"venue_id", "3"}, {"category_id", "4"}}, {{"id", "7"}}), both,
+      {}, false);
+  ExpectTargets(Update("events", {{"id", "7"}, {"status", "cancelled"}}, {{"id", "7"}}), both, {},
+                false);
+  ExpectTargets(Delete("events", {{"id", "7"}}), both, {}, false);
 }
 
 TEST(DependenciesTest, EventIdChangeTouchesOldAndNewEvent) {
-  ExpectTargets(Update("events", {{"id", "8"}}, {{"id", "7"}}), {Unit::Event(7), Unit::Event(8)},
-                {}, false);
+  ExpectTargets(Update("events", {{"id", "8"}}, {{"id", "7"}}),
+                {Unit::Event(7), Unit::Event(8), Unit::Offers(7), Unit::Offers(8)}, {}, false);
 }
 
 TEST(DependenciesTest, EventRowsTouchTheirEvent) {
+  const Row row = {
+      {"event_id", "9"}, {"language_code", "es"}, {"site_code", "mx"}, {"performer_id", "4"}};
+  // Translations and sites decide which sites show the event: both halves. Performers
+  // are content only.
   for (const char* table : {"event_translations", "event_sites", "event_performers"}) {
     SCOPED_TRACE(table);
-    const Row row = {
-        {"event_id", "9"}, {"language_code", "es"}, {"site_code", "mx"}, {"performer_id", "4"}};
-    ExpectTargets(Insert(table, row), {Unit::Event(9)}, {}, false);
-    ExpectTargets(Update(table, row, row), {Unit::Event(9)}, {}, false);
-    ExpectTargets(Delete(table, row), {Unit::Event(9)}, {}, false);
-    ExpectTargets(DeleteAsDaemon(table, row), {Unit::Event(9)}, {}, false);
+    std::set<Unit> want = {Unit::Event(9)};
+    if (std::string_view(table) != "event_performers") want.insert(Unit::Offers(9));
+    ExpectTargets(Insert(table, row), want, {}, false);
+    ExpectTargets(Update(table, row, row), want, {}, false);
+    ExpectTargets(Delete(table, row), want, {}, false);
+    ExpectTargets(DeleteAsDaemon(table, row), want, {}, false);
   }
 }
 
@@ -314,7 +321,7 @@ TEST(TargetsTest, MergeUnitesUnitsFanoutsAndContext) {
   Targets a = Insert("listings", {{"id", "1"}, {"event_id", "5"}});
   a.Merge(Insert("listings", {{"id", "2"}, {"event_id", "5"}}));
   a.Merge(Update("venues", {{"id", "3"}}, {{"id", "3"}}));
-  EXPECT_EQ(a.units, (std::set<Unit>{Unit::Event(5), Unit::Venue(3)})) << Names(a.units);
+  EXPECT_EQ(a.units, (std::set<Unit>{Unit::Offers(5), Unit::Venue(3)})) << Names(a.units);
   EXPECT_EQ(a.fanouts, (std::set<Fanout>{F(K::kEventsOfVenue, 3)}));
   EXPECT_FALSE(a.context_changed);
   a.Merge(Insert("languages", {{"code", "ca"}}));

@@ -4,12 +4,17 @@
 //
 //   {p}sites                          {"sites":[...]}: every active site and its languages
 //   {p}cats:{site}:{lang}             {"categories":[tree]} with names for that site language
-//   {p}ev:{site}:{lang}:{id}          Event (API.md), listings sorted by price
-//   {p}es:{site}:{lang}:{id}          EventSummary of the same event
+//   {p}ev:{site}:{lang}:{id}          an event's content in a site language: the Event of
+//                                     API.md without min_price, tickets_available, listings
+//   {p}eo:{site}:{id}                 its offers on a site, in every language: listings
+//                                     sorted by price in the site's currency, min price,
+//                                     tickets; Money without "formatted" (compose.h joins
+//                                     the two and formats money for the reader's locale)
 //   {p}venue:{lang}:{id}              a venue, names in that language
 //   {p}perf:{lang}:{id}               a performer
 //   {p}z:{site}:date                  upcoming events of a site, score = start (epoch s)
 //   {p}z:{site}:price                 the same with tickets on sale, score = min price
+//                                     (owned by the offers unit)
 //   {p}z:{site}:cat:{id}              upcoming events in a category or its subcategories
 //   {p}z:{site}:venue:{id}            upcoming events at a venue
 //   {p}z:{site}:perf:{id}             upcoming events of a performer
@@ -39,8 +44,8 @@ class Keys {
   std::string Event(std::string_view site, std::string_view lang, int64_t id) const {
     return fmt::format("{}ev:{}:{}:{}", p_, site, lang, id);
   }
-  std::string EventSummary(std::string_view site, std::string_view lang, int64_t id) const {
-    return fmt::format("{}es:{}:{}:{}", p_, site, lang, id);
+  std::string Offers(std::string_view site, int64_t id) const {
+    return fmt::format("{}eo:{}:{}", p_, site, id);
   }
   std::string Venue(std::string_view lang, int64_t id) const {
     return fmt::format("{}venue:{}:{}", p_, lang, id);

@@ -5,8 +5,6 @@
 #include <charconv>
 #include <unordered_map>
 
-#include "i18n/money.h"
-
 namespace taquilla::sync {
 
 namespace json = boost::json;
@@ -88,24 +86,10 @@ std::vector<std::string> Chain(const std::string& lang, const std::string& site_
   return chain;
 }
 
-// ICU formatting is the costliest step of a document, and the same prices come back with
-// every rebuild of an event: formatted strings are kept (per thread, bounded).
-const std::string& FormattedMoney(int64_t amount, const std::string& currency,
-                                  const std::string& locale) {
-  thread_local std::unordered_map<std::string, std::string> cache;
-  std::string key = fmt::format("{}|{}|{}", locale, currency, amount);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  if (cache.size() >= 200'000) cache.clear();
-  return cache.emplace(std::move(key), i18n::FormatMoney(amount, currency, locale)).first->second;
-}
-
-json::value Money(int64_t amount, const std::string& currency, const std::string& locale,
-                  json::storage_ptr sp = {}) {
-  return json::object({{"amount_minor", amount},
-                       {"currency", currency},
-                       {"formatted", FormattedMoney(amount, currency, locale)}},
-                      std::move(sp));
+// Money as the projections store it: the read side adds "formatted" for the reader's
+// locale (compose.h), so one offers document serves every language of a site.
+json::value Money(int64_t amount, const std::string& currency, json::storage_ptr sp = {}) {
+  return json::object({{"amount_minor", amount}, {"currency", currency}}, std::move(sp));
 }
 
 std::string Offset(int seconds) {
@@ -236,7 +220,7 @@ Result<std::vector<UnitState>> Projector::Build(db::Connection& c, const std::ve
                                                 int64_t now_epoch) {
   TQ_ASSIGN_OR_RETURN(const Context* ctx, Load(c));
   std::vector<UnitState> out;
-  std::vector<int64_t> events, venues, performers;
+  std::vector<int64_t> events, offers, venues, performers;
   for (const Unit& u : units) {
     switch (u.kind) {
       case Unit::Kind::kSites:
@@ -248,6 +232,9 @@ Result<std::vector<UnitState>> Projector::Build(db::Connection& c, const std::ve
       case Unit::Kind::kEvent:
         events.push_back(u.id);
         break;
+      case Unit::Kind::kOffers:
+        offers.push_back(u.id);
+        break;
       case Unit::Kind::kVenue:
         venues.push_back(u.id);
         break;
@@ -256,7 +243,9 @@ Result<std::vector<UnitState>> Projector::Build(db::Connection& c, const std::ve
         break;
     }
   }
-  if (!events.empty()) TQ_RETURN_IF_ERROR(BuildEvents(c, *ctx, events, now_epoch, out));
+  if (!events.empty() || !offers.empty()) {
+    TQ_RETURN_IF_ERROR(BuildEvents(c, *ctx, events, offers, now_epoch, out));
+  }
   if (!venues.empty()) TQ_RETURN_IF_ERROR(BuildVenues(c, *ctx, venues, out));
   if (!performers.empty()) TQ_RETURN_IF_ERROR(BuildPerformers(c, *ctx, performers, out));
   return out;
@@ -315,76 +304,101 @@ UnitState Projector::BuildCategories(const Context& ctx) {
 }
 
 Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
-                              const std::vector<int64_t>& ids, int64_t now_epoch,
+                              const std::vector<int64_t>& content_ids,
+                              const std::vector<int64_t>& offer_ids, int64_t now_epoch,
                               std::vector<UnitState>& out) {
-  const std::string arr = IdArray(ids);
-  TQ_ASSIGN_OR_RETURN(
-      auto rs,
-      c.ExecPipeline({
-          {"SELECT e.id, e.status, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
-           "ci.country, ci.name, extract(epoch FROM e.starts_at)::bigint, "
-           "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint, "
-           "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
-           "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
-           "(e.starts_at AT TIME ZONE 'UTC'))::int "
-           "FROM unnest($1::bigint[]) q(id) JOIN events e ON e.id = q.id "
-           "JOIN LATERAL (SELECT * FROM venues WHERE venues.id = e.venue_id) v ON true "
-           "JOIN LATERAL (SELECT * FROM cities WHERE cities.id = v.city_id) ci ON true "
-           "ORDER BY e.id",
-           {arr}},
-          {"SELECT event_id, site_code FROM event_sites "
-           "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
-           {arr}},
-          // Only the languages a reader can be shown: the event's sites' languages (their
-          // defaults among them) and English, the last fallback.
-          {"WITH langs AS (SELECT es.event_id, sl.language_code FROM unnest($1::bigint[]) "
-           "q(id) JOIN event_sites es ON es.event_id = q.id JOIN LATERAL (SELECT language_code "
-           "FROM site_languages WHERE site_languages.site_code = es.site_code) sl ON true "
-           "UNION SELECT e, 'en' FROM unnest($1::bigint[]) e) "
-           "SELECT et.event_id, et.language_code, et.title, et.description, et.slug "
-           "FROM langs JOIN LATERAL (SELECT * FROM event_translations t WHERE t.event_id = "
-           "langs.event_id AND t.language_code = langs.language_code) et ON true",
-           {arr}},
-          {"SELECT ep.event_id, p.id, p.name, p.slug FROM unnest($1::bigint[]) q(id) "
-           "JOIN event_performers ep ON ep.event_id = q.id "
-           "JOIN LATERAL (SELECT * FROM performers WHERE performers.id = ep.performer_id) p "
-           "ON true ORDER BY ep.event_id, ep.position, p.id",
-           {arr}},
-          {"SELECT event_id, id, section, \"row\", seat_from, seat_to, quantity_available, "
-           "split, delivery, price_minor, face_value_minor, currency FROM listings "
-           "WHERE event_id = ANY($1::bigint[]) AND status = 'active' "
-           "AND quantity_available > 0 ORDER BY event_id, id",
-           {arr}},
-          {"SELECT DISTINCT ct.city_id, ct.language_code, ct.name FROM unnest($1::bigint[]) "
-           "q(id) JOIN events e ON e.id = q.id JOIN venues v ON v.id = e.venue_id "
-           "JOIN city_translations ct ON ct.city_id = v.city_id",
-           {arr}},
-      }));
+  std::vector<int64_t> all = content_ids;
+  all.insert(all.end(), offer_ids.begin(), offer_ids.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  const std::string arr = IdArray(all), content_arr = IdArray(content_ids),
+                    offer_arr = IdArray(offer_ids);
+  // One round trip: the events and their sites for both kinds; what only content needs
+  // (translations, performers, city names) and what only offers need (listings, which
+  // languages have a translation) for their own ids.
+  std::vector<db::Connection::Statement> statements{
+      {"SELECT e.id, e.status, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
+       "ci.country, ci.name, extract(epoch FROM e.starts_at)::bigint, "
+       "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint, "
+       "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
+       "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
+       "(e.starts_at AT TIME ZONE 'UTC'))::int "
+       "FROM unnest($1::bigint[]) q(id) JOIN events e ON e.id = q.id "
+       "JOIN LATERAL (SELECT * FROM venues WHERE venues.id = e.venue_id) v ON true "
+       "JOIN LATERAL (SELECT * FROM cities WHERE cities.id = v.city_id) ci ON true "
+       "ORDER BY e.id",
+       {arr}},
+      {"SELECT event_id, site_code FROM event_sites "
+       "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
+       {arr}}};
+  const bool content = !content_ids.empty(), offers = !offer_ids.empty();
+  if (content) {
+    // Only the languages a reader can be shown: the event's sites' languages (their
+    // defaults among them) and English, the last fallback.
+    statements.push_back(
+        {"WITH langs AS (SELECT es.event_id, sl.language_code FROM unnest($1::bigint[]) "
+         "q(id) JOIN event_sites es ON es.event_id = q.id JOIN LATERAL (SELECT language_code "
+         "FROM site_languages WHERE site_languages.site_code = es.site_code) sl ON true "
+         "UNION SELECT e, 'en' FROM unnest($1::bigint[]) e) "
+         "SELECT et.event_id, et.language_code, et.title, et.description, et.slug "
+         "FROM langs JOIN LATERAL (SELECT * FROM event_translations t WHERE t.event_id = "
+         "langs.event_id AND t.language_code = langs.language_code) et ON true",
+         {content_arr}});
+    statements.push_back(
+        {"SELECT ep.event_id, p.id, p.name, p.slug FROM unnest($1::bigint[]) q(id) "
+         "JOIN event_performers ep ON ep.event_id = q.id "
+         "JOIN LATERAL (SELECT * FROM performers WHERE performers.id = ep.performer_id) p "
+         "ON true ORDER BY ep.event_id, ep.position, p.id",
+         {content_arr}});
+    statements.push_back(
+        {"SELECT DISTINCT ct.city_id, ct.language_code, ct.name FROM unnest($1::bigint[]) "
+         "q(id) JOIN events e ON e.id = q.id JOIN venues v ON v.id = e.venue_id "
+         "JOIN city_translations ct ON ct.city_id = v.city_id",
+         {content_arr}});
+  }
+  if (offers) {
+    statements.push_back(
+        {"SELECT event_id, id, section, \"row\", seat_from, seat_to, quantity_available, "
+         "split, delivery, price_minor, face_value_minor, currency FROM listings "
+         "WHERE event_id = ANY($1::bigint[]) AND status = 'active' "
+         "AND quantity_available > 0 ORDER BY event_id, id",
+         {offer_arr}});
+    statements.push_back(
+        {"SELECT event_id, language_code FROM event_translations "
+         "WHERE event_id = ANY($1::bigint[])",
+         {offer_arr}});
+  }
+  TQ_ASSIGN_OR_RETURN(auto rs, c.ExecPipeline(statements));
   const db::PgResult& ev = rs[0];
   const db::PgResult& es = rs[1];
-  const db::PgResult& tr = rs[2];
-  const db::PgResult& pf = rs[3];
-  const db::PgResult& ls = rs[4];
-  const db::PgResult& ct = rs[5];
   std::map<int64_t, std::vector<std::string>> sites_of;
   for (int i = 0; i < es.rows(); ++i) sites_of[es.GetInt(i, 0)].push_back(Str(es, i, 1));
+
   struct Tr {
     std::string title, description, slug;
   };
   std::map<std::pair<int64_t, std::string>, Tr> trans;
-  for (int i = 0; i < tr.rows(); ++i) {
-    trans[{tr.GetInt(i, 0), Str(tr, i, 1)}] = {Str(tr, i, 2), Str(tr, i, 3), Str(tr, i, 4)};
-  }
   struct Perf {
     int64_t id;
     std::string name, slug;
   };
   std::map<int64_t, std::vector<Perf>> perfs;
-  for (int i = 0; i < pf.rows(); ++i) {
-    perfs[pf.GetInt(i, 0)].push_back({pf.GetInt(i, 1), Str(pf, i, 2), Str(pf, i, 3)});
-  }
   std::map<std::pair<int64_t, std::string>, std::string> city_names;
-  for (int i = 0; i < ct.rows(); ++i) city_names[{ct.GetInt(i, 0), Str(ct, i, 1)}] = Str(ct, i, 2);
+  size_t next = 2;
+  if (content) {
+    const db::PgResult& tr = rs[next++];
+    const db::PgResult& pf = rs[next++];
+    const db::PgResult& ct = rs[next++];
+    for (int i = 0; i < tr.rows(); ++i) {
+      trans[{tr.GetInt(i, 0), Str(tr, i, 1)}] = {Str(tr, i, 2), Str(tr, i, 3), Str(tr, i, 4)};
+    }
+    for (int i = 0; i < pf.rows(); ++i) {
+      perfs[pf.GetInt(i, 0)].push_back({pf.GetInt(i, 1), Str(pf, i, 2), Str(pf, i, 3)});
+    }
+    for (int i = 0; i < ct.rows(); ++i) {
+      city_names[{ct.GetInt(i, 0), Str(ct, i, 1)}] = Str(ct, i, 2);
+    }
+  }
   struct Listing {
     int64_t id;
     std::string section, row;
@@ -395,12 +409,20 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
     std::string currency;
   };
   std::map<int64_t, std::vector<Listing>> listings;
-  for (int i = 0; i < ls.rows(); ++i) {
-    listings[ls.GetInt(i, 0)].push_back({ls.GetInt(i, 1), Str(ls, i, 2), Str(ls, i, 3),
-                                         OptInt(ls, i, 4), OptInt(ls, i, 5), OptInt(ls, i, 10),
-                                         ls.GetInt(i, 6), Str(ls, i, 7), Str(ls, i, 8),
-                                         ls.GetInt(i, 9), Str(ls, i, 11)});
+  std::set<std::pair<int64_t, std::string>> translated;  // (event, language), for offers
+  if (offers) {
+    const db::PgResult& ls = rs[next++];
+    const db::PgResult& tl = rs[next++];
+    for (int i = 0; i < ls.rows(); ++i) {
+      listings[ls.GetInt(i, 0)].push_back({ls.GetInt(i, 1), Str(ls, i, 2), Str(ls, i, 3),
+                                           OptInt(ls, i, 4), OptInt(ls, i, 5), OptInt(ls, i, 10),
+                                           ls.GetInt(i, 6), Str(ls, i, 7), Str(ls, i, 8),
+                                           ls.GetInt(i, 9), Str(ls, i, 11)});
+    }
+    for (int i = 0; i < tl.rows(); ++i) translated.insert({tl.GetInt(i, 0), Str(tl, i, 1)});
   }
+  const std::set<int64_t> want_content(content_ids.begin(), content_ids.end());
+  const std::set<int64_t> want_offers(offer_ids.begin(), offer_ids.end());
 
   std::set<int64_t> found;
   for (int i = 0; i < ev.rows(); ++i) {
@@ -412,109 +434,134 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
     const int64_t city_id = ev.GetInt(i, 6);
     const std::string country = Str(ev, i, 7), city_default = Str(ev, i, 8);
     const int64_t starts = ev.GetInt(i, 9), ends = ev.GetInt(i, 10);
-    const std::string starts_at = Str(ev, i, 11) + Offset(static_cast<int>(ev.GetInt(i, 12)));
-
-    UnitState st{Unit::Event(id), std::max(starts, ends) + options_.grace_seconds, {}, {}};
-    if (st.expire_at <= now_epoch) {
-      st.expire_at = 0;
-      out.push_back(std::move(st));  // expired: owns nothing any more
-      continue;
-    }
+    const int64_t expire_at = std::max(starts, ends) + options_.grace_seconds;
+    const bool expired = expire_at <= now_epoch;
     const bool upcoming = status != "cancelled" && starts > now_epoch;
-    const auto& evl = listings[id];
-    int64_t tickets = 0;
-    for (const auto& l : evl) tickets += l.available;
 
-    for (const auto& site_code : sites_of[id]) {
-      auto si = ctx.site_index.find(site_code);
-      if (si == ctx.site_index.end()) continue;  // inactive site
-      const auto& site = ctx.sites[si->second];
-      // Prices in the site's currency, for the minimum and the order of listings.
-      struct Priced {
-        const Listing* l;
-        std::optional<int64_t> site_price;
-      };
-      std::vector<Priced> priced;
-      std::optional<int64_t> min_price;
-      for (const auto& l : evl) {
-        std::optional<int64_t> p;
-        if (l.currency == site.currency) {
-          p = l.price;
-        } else if (auto r = ctx.rates.find({l.currency, site.currency}); r != ctx.rates.end()) {
-          p = ConvertMinor(l.price, ctx.Minor(l.currency), r->second, ctx.Minor(site.currency));
+    if (want_content.count(id)) {
+      UnitState st{Unit::Event(id), expired ? 0 : expire_at, {}, {}};
+      const std::string starts_at = Str(ev, i, 11) + Offset(static_cast<int>(ev.GetInt(i, 12)));
+      for (const auto& site_code : expired ? std::vector<std::string>{} : sites_of[id]) {
+        auto si = ctx.site_index.find(site_code);
+        if (si == ctx.site_index.end()) continue;  // inactive site
+        const auto& site = ctx.sites[si->second];
+        bool shown = false;
+        for (const auto& lang : site.languages) {
+          const auto chain = Chain(lang.code, site.default_language);
+          const Tr* t = nullptr;
+          std::string title_lang;
+          for (const auto& l : chain) {
+            auto it = trans.find({id, l});
+            if (it != trans.end()) {
+              t = &it->second;
+              title_lang = l;
+              break;
+            }
+          }
+          if (t == nullptr) continue;  // no translation a reader could be shown
+          shown = true;
+          std::string city = city_default;
+          for (const auto& l : chain) {
+            auto it = city_names.find({city_id, l});
+            if (it != city_names.end()) {
+              city = it->second;
+              break;
+            }
+          }
+          const auto* cat = ctx.CategoryNames(category_id, chain);
+          auto ci = ctx.category_index.find(category_id);
+          std::string cat_name = cat                              ? cat->name
+                                 : ci != ctx.category_index.end() ? ctx.categories[ci->second].slug
+                                                                  : "";
+          json::monotonic_resource arena(4 * 1024);
+          json::storage_ptr sp(&arena);
+          json::array performers(sp);
+          for (const auto& p : perfs[id]) {
+            performers.push_back(
+                json::object({{"id", p.id}, {"name", p.name}, {"slug", p.slug}}, sp));
+          }
+          json::object doc(
+              {{"id", id},
+               {"slug", t->slug},
+               {"title", t->title},
+               {"title_lang", title_lang},
+               {"starts_at", starts_at},
+               {"timezone", timezone},
+               {"status", status},
+               {"venue",
+                {{"id", venue_id}, {"name", venue_name}, {"city", city}, {"country", country}}},
+               {"category", {{"id", category_id}, {"name", cat_name}}},
+               {"url", fmt::format("/{}/{}/events/{}-{}", site.code, lang.code, id, t->slug)},
+               {"description", t->description},
+               {"performers", std::move(performers)}},
+              sp);
+          st.docs.emplace_back(keys().Event(site.code, lang.code, id), Serialize(doc));
         }
-        priced.push_back({&l, p});
-        if (p && (!min_price || *p < *min_price)) min_price = p;
+        // A site with no document of the event (no translation a reader could be shown)
+        // does not list it either.
+        if (upcoming && shown) {
+          st.zsets.emplace_back(keys().ByDate(site.code), starts);
+          for (int64_t cat : ctx.CategoryAndAncestors(category_id)) {
+            st.zsets.emplace_back(keys().InCategory(site.code, cat), starts);
+          }
+          st.zsets.emplace_back(keys().AtVenue(site.code, venue_id), starts);
+          for (const auto& p : perfs[id]) {
+            st.zsets.emplace_back(keys().OfPerformer(site.code, p.id), starts);
+          }
+        }
       }
-      std::stable_sort(priced.begin(), priced.end(), [](const Priced& a, const Priced& b) {
-        if (a.site_price.has_value() != b.site_price.has_value()) return a.site_price.has_value();
-        if (a.site_price && *a.site_price != *b.site_price) return *a.site_price < *b.site_price;
-        return a.l->id < b.l->id;
-      });
+      out.push_back(std::move(st));
+    }
 
-      bool shown = false;
-      for (const auto& lang : site.languages) {
-        const auto chain = Chain(lang.code, site.default_language);
-        const Tr* t = nullptr;
-        std::string title_lang;
-        for (const auto& l : chain) {
-          auto it = trans.find({id, l});
-          if (it != trans.end()) {
-            t = &it->second;
-            title_lang = l;
-            break;
-          }
+    if (want_offers.count(id)) {
+      UnitState st{Unit::Offers(id), expired ? 0 : expire_at, {}, {}};
+      const auto& evl = listings[id];
+      int64_t tickets = 0;
+      for (const auto& l : evl) tickets += l.available;
+      for (const auto& site_code : expired ? std::vector<std::string>{} : sites_of[id]) {
+        auto si = ctx.site_index.find(site_code);
+        if (si == ctx.site_index.end()) continue;  // inactive site
+        const auto& site = ctx.sites[si->second];
+        // Shown on the site exactly when the content unit writes a document for some
+        // language of it: a translation in one of the chains (site languages, the
+        // site's default, English).
+        bool shown =
+            translated.count({id, site.default_language}) > 0 || translated.count({id, "en"}) > 0;
+        for (size_t k = 0; k < site.languages.size() && !shown; ++k) {
+          shown = translated.count({id, site.languages[k].code}) > 0;
         }
-        if (t == nullptr) continue;  // no translation a reader could be shown
-        shown = true;
-        std::string city = city_default;
-        for (const auto& l : chain) {
-          auto it = city_names.find({city_id, l});
-          if (it != city_names.end()) {
-            city = it->second;
-            break;
+        if (!shown) continue;
+        // Prices in the site's currency, for the minimum and the order of listings.
+        struct Priced {
+          const Listing* l;
+          std::optional<int64_t> site_price;
+        };
+        std::vector<Priced> priced;
+        std::optional<int64_t> min_price;
+        for (const auto& l : evl) {
+          std::optional<int64_t> p;
+          if (l.currency == site.currency) {
+            p = l.price;
+          } else if (auto r = ctx.rates.find({l.currency, site.currency}); r != ctx.rates.end()) {
+            p = ConvertMinor(l.price, ctx.Minor(l.currency), r->second, ctx.Minor(site.currency));
           }
+          priced.push_back({&l, p});
+          if (p && (!min_price || *p < *min_price)) min_price = p;
         }
-        const auto* cat = ctx.CategoryNames(category_id, chain);
-        auto ci = ctx.category_index.find(category_id);
-        std::string cat_name = cat                              ? cat->name
-                               : ci != ctx.category_index.end() ? ctx.categories[ci->second].slug
-                                                                : "";
-        const std::string locale = SiteLocale(lang.code, site.country);
-        // One arena per document pair: an event's documents are hundreds of small JSON
-        // values, and the general-purpose allocator was most of the build's time.
+        std::stable_sort(priced.begin(), priced.end(), [](const Priced& a, const Priced& b) {
+          if (a.site_price.has_value() != b.site_price.has_value()) return a.site_price.has_value();
+          if (a.site_price && *a.site_price != *b.site_price) return *a.site_price < *b.site_price;
+          return a.l->id < b.l->id;
+        });
         json::monotonic_resource arena(16 * 1024);
         json::storage_ptr sp(&arena);
-        json::object summary(
-            {{"id", id},
-             {"slug", t->slug},
-             {"title", t->title},
-             {"title_lang", title_lang},
-             {"starts_at", starts_at},
-             {"timezone", timezone},
-             {"status", status},
-             {"venue",
-              {{"id", venue_id}, {"name", venue_name}, {"city", city}, {"country", country}}},
-             {"category", {{"id", category_id}, {"name", cat_name}}},
-             {"min_price",
-              min_price ? Money(*min_price, site.currency, locale, sp) : json::value(sp)},
-             {"tickets_available", tickets},
-             {"url", fmt::format("/{}/{}/events/{}-{}", site.code, lang.code, id, t->slug)}},
-            sp);
-        st.docs.emplace_back(keys().EventSummary(site.code, lang.code, id), Serialize(summary));
-
-        json::array performers(sp);
-        for (const auto& p : perfs[id]) {
-          performers.push_back(
-              json::object({{"id", p.id}, {"name", p.name}, {"slug", p.slug}}, sp));
-        }
         json::array items(sp);
         items.reserve(priced.size());
         for (const auto& pr : priced) {
           const Listing& l = *pr.l;
           json::value display(sp);
           if (l.currency != site.currency && pr.site_price) {
-            display = Money(*pr.site_price, site.currency, locale, sp);
+            display = Money(*pr.site_price, site.currency, sp);
           }
           items.push_back(json::object(
               {{"id", l.id},
@@ -525,35 +572,27 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
                {"quantity_available", l.available},
                {"split", l.split},
                {"delivery", l.delivery},
-               {"price", Money(l.price, l.currency, locale, sp)},
-               {"face_value", l.face ? Money(*l.face, l.currency, locale, sp) : json::value(sp)},
+               {"price", Money(l.price, l.currency, sp)},
+               {"face_value", l.face ? Money(*l.face, l.currency, sp) : json::value(sp)},
                {"display_price", std::move(display)}},
               sp));
         }
-        json::object event = std::move(summary);
-        event["description"] = t->description;
-        event["performers"] = std::move(performers);
-        event["listings"] = std::move(items);
-        st.docs.emplace_back(keys().Event(site.code, lang.code, id), Serialize(event));
+        json::object doc(
+            {{"min_price", min_price ? Money(*min_price, site.currency, sp) : json::value(sp)},
+             {"tickets_available", tickets},
+             {"listings", std::move(items)}},
+            sp);
+        st.docs.emplace_back(keys().Offers(site.code, id), Serialize(doc));
+        if (upcoming && min_price) st.zsets.emplace_back(keys().ByPrice(site.code), *min_price);
       }
-      // A site with no document of the event (no translation a reader could be shown)
-      // does not list it either.
-      if (upcoming && shown) {
-        st.zsets.emplace_back(keys().ByDate(site.code), starts);
-        if (min_price) st.zsets.emplace_back(keys().ByPrice(site.code), *min_price);
-        for (int64_t cat : ctx.CategoryAndAncestors(category_id)) {
-          st.zsets.emplace_back(keys().InCategory(site.code, cat), starts);
-        }
-        st.zsets.emplace_back(keys().AtVenue(site.code, venue_id), starts);
-        for (const auto& p : perfs[id]) {
-          st.zsets.emplace_back(keys().OfPerformer(site.code, p.id), starts);
-        }
-      }
+      out.push_back(std::move(st));
     }
-    out.push_back(std::move(st));
   }
-  for (int64_t id : ids) {
+  for (int64_t id : content_ids) {
     if (!found.count(id)) out.push_back(UnitState{Unit::Event(id), 0, {}, {}});  // deleted
+  }
+  for (int64_t id : offer_ids) {
+    if (!found.count(id)) out.push_back(UnitState{Unit::Offers(id), 0, {}, {}});
   }
   return Ok();
 }
@@ -671,7 +710,10 @@ Result<std::vector<Unit>> Projector::AllUnits(db::Connection& c, const Scope& sc
                      "es.site_code WHERE es.event_id = e.id AND s.active" +
                          site_filter + ") ORDER BY e.id",
                      params));
-  for (int i = 0; i < ev.rows(); ++i) units.push_back(Unit::Event(ev.GetInt(i, 0)));
+  for (int i = 0; i < ev.rows(); ++i) {
+    units.push_back(Unit::Event(ev.GetInt(i, 0)));
+    units.push_back(Unit::Offers(ev.GetInt(i, 0)));
+  }
   if (scope.site.empty()) {
     TQ_ASSIGN_OR_RETURN(auto v, c.Exec("SELECT id FROM venues ORDER BY id"));
     for (int i = 0; i < v.rows(); ++i) units.push_back(Unit::Venue(v.GetInt(i, 0)));

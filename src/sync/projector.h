@@ -63,8 +63,10 @@ class Projector {
  private:
   struct Context;
   Result<const Context*> Load(db::Connection& c);
-  Status BuildEvents(db::Connection& c, const Context& ctx, const std::vector<int64_t>& ids,
-                     int64_t now_epoch, std::vector<UnitState>& out);
+  // Event content units for content_ids and offers units for offer_ids, in one round trip.
+  Status BuildEvents(db::Connection& c, const Context& ctx, const std::vector<int64_t>& content_ids,
+                     const std::vector<int64_t>& offer_ids, int64_t now_epoch,
+                     std::vector<UnitState>& out);
   Status BuildVenues(db::Connection& c, const Context& ctx, const std::vector<int64_t>& ids,
                      std::vector<UnitState>& out);
   Status BuildPerformers(db::Connection& c, const Context& ctx, const std::vector<int64_t>& ids,

@@ -27,12 +27,20 @@ TEST(UnitTest, Names) {
   EXPECT_EQ(Unit::Venue(3).Name(), "venue:3");
   EXPECT_EQ(Unit::Performer(4).Name(), "performer:4");
   EXPECT_EQ(Unit::Event(kMax).Name(), "event:9223372036854775807");
+  EXPECT_EQ(Unit::Offers(12).Name(), "offers:12");
+}
+
+TEST(UnitTest, AnEventsOffersAreTheEventForTheQueues) {
+  EXPECT_EQ(Unit::Offers(12).Entity(), "event:12");
+  EXPECT_EQ(Unit::Event(12).Entity(), "event:12");
+  EXPECT_EQ(Unit::Venue(3).Entity(), "venue:3");
+  EXPECT_EQ(Unit::Sites().Entity(), "sites");
 }
 
 TEST(UnitTest, ParseRoundTrips) {
-  for (const Unit& u :
-       {Unit::Sites(), Unit::Categories(), Unit::Event(1), Unit::Event(12), Unit::Venue(3),
-        Unit::Performer(4), Unit::Event(kMax), Unit::Performer(1000000007)}) {
+  for (const Unit& u : {Unit::Sites(), Unit::Categories(), Unit::Event(1), Unit::Event(12),
+                        Unit::Offers(12), Unit::Venue(3), Unit::Performer(4), Unit::Event(kMax),
+                        Unit::Offers(kMax), Unit::Performer(1000000007)}) {
     auto parsed = Unit::Parse(u.Name());
     ASSERT_TRUE(parsed.has_value()) << u.Name();
     EXPECT_EQ(*parsed, u) << u.Name();
@@ -65,6 +73,9 @@ TEST(UnitTest, ParseRejects) {
                           ":1",
                           "event::1",
                           "performer",
+                          "offers",
+                          "offers:0",
+                          "offer:1",
                           " sites",
                           "sites ",
                           "cats\n"}) {
@@ -76,7 +87,8 @@ TEST(UnitTest, OrdersByKindThenId) {
   EXPECT_LT(Unit::Sites(), Unit::Categories());
   EXPECT_LT(Unit::Categories(), Unit::Event(1));
   EXPECT_LT(Unit::Event(2), Unit::Event(10));
-  EXPECT_LT(Unit::Event(99), Unit::Venue(1));
+  EXPECT_LT(Unit::Event(99), Unit::Offers(1));
+  EXPECT_LT(Unit::Offers(99), Unit::Venue(1));
   EXPECT_LT(Unit::Venue(99), Unit::Performer(1));
   EXPECT_NE(Unit::Venue(1), Unit::Performer(1));
 }
@@ -88,7 +100,7 @@ TEST(KeysTest, Schema) {
   EXPECT_EQ(k.Sites(), "tq:sites");
   EXPECT_EQ(k.Categories("es", "en"), "tq:cats:es:en");
   EXPECT_EQ(k.Event("es", "pt-BR", 12), "tq:ev:es:pt-BR:12");
-  EXPECT_EQ(k.EventSummary("mx", "es", 12), "tq:es:mx:es:12");
+  EXPECT_EQ(k.Offers("mx", 12), "tq:eo:mx:12");
   EXPECT_EQ(k.Venue("en", 3), "tq:venue:en:3");
   EXPECT_EQ(k.Performer("en", 4), "tq:perf:en:4");
   EXPECT_EQ(k.ByDate("es"), "tq:z:es:date");

@@ -47,6 +47,7 @@
 #include "i18n/money.h"
 #include "queue/reliable_queue.h"
 #include "redis/client.h"
+#include "sync/compose.h"
 #include "sync/daemon.h"
 #include "sync/keys.h"
 #include "sync/lsn.h"
@@ -351,13 +352,57 @@ class SyncTest : public ::testing::Test {
     return r.ok() ? *r : redis::Reply();
   }
   std::optional<std::string> Get(const std::string& key) {
-    auto r = Cmd({"GET", key});
+    auto r = Cmd({"GET", Real(key)});
     if (!r.IsString()) return std::nullopt;
     return std::string(r.str());
   }
-  bool Exists(const std::string& key) { return Cmd({"EXISTS", key}).integer() == 1; }
-  json::value Doc(const std::string& key) { return Parse(Get(key)); }
-  std::string Raw(const std::string& key) { return Get(key).value_or("(missing)"); }
+  bool Exists(const std::string& key) { return Cmd({"EXISTS", Real(key)}).integer() == 1; }
+  // A document; for an event key (Ev, or the summary pseudo-key Es) the Event or
+  // EventSummary a reader gets: its content and offers joined as read servers do.
+  json::value Doc(const std::string& key) {
+    auto event = EventKey(key);
+    if (!event) return Parse(Get(key));
+    const auto& [shape, site, lang, id] = *event;
+    auto content = Get(keys_.Event(site, lang, id));
+    if (!content) return nullptr;
+    std::string country;
+    json::value sites = Parse(Get(keys_.Sites()));
+    if (sites.is_object()) {
+      for (const auto& s : sites.at("sites").as_array()) {
+        if (s.at("code").as_string() == site) country = std::string(s.at("country").as_string());
+      }
+    }
+    auto composed = ComposeEvent(*content, Get(keys_.Offers(site, id)).value_or(""),
+                                 SiteLocale(lang, country), shape);
+    EXPECT_TRUE(composed.ok()) << key << ": " << composed.error().message;
+    return composed.ok() ? json::value(std::move(*composed)) : json::value(nullptr);
+  }
+  std::string Raw(const std::string& key) {
+    if (!EventKey(key)) return Get(key).value_or("(missing)");
+    json::value d = Doc(key);
+    return d.is_null() ? "(missing)" : json::serialize(d);
+  }
+  // (shape, site, lang, id) of an Ev or Es key.
+  std::optional<std::tuple<EventShape, std::string, std::string, int64_t>> EventKey(
+      const std::string& key) const {
+    for (auto [kind, shape] :
+         {std::pair{"ev:", EventShape::kEvent}, std::pair{"es:", EventShape::kSummary}}) {
+      const std::string head = prefix_ + kind;
+      if (key.rfind(head, 0) != 0) continue;
+      auto a = key.find(':', head.size()), b = key.rfind(':');
+      if (a == std::string::npos || b <= a) return std::nullopt;
+      return std::tuple{shape, key.substr(head.size(), a - head.size()),
+                        key.substr(a + 1, b - a - 1), std::stoll(key.substr(b + 1))};
+    }
+    return std::nullopt;
+  }
+  // The Redis key behind a test key: an Es pseudo-key's content document.
+  std::string Real(const std::string& key) const {
+    auto event = EventKey(key);
+    if (!event) return key;
+    const auto& [shape, site, lang, id] = *event;
+    return keys_.Event(site, lang, id);
+  }
 
   std::map<std::string, int64_t> Zset(const std::string& key) {
     std::map<std::string, int64_t> out;
@@ -396,12 +441,12 @@ class SyncTest : public ::testing::Test {
   // Projection documents (every kind but the site list), without the prefix.
   std::set<std::string> DocKeys() {
     std::set<std::string> out;
-    for (const char* kind : {"ev", "es", "venue", "perf", "cats"}) {
+    for (const char* kind : {"ev", "eo", "venue", "perf", "cats"}) {
       for (const auto& k : Scan(keys_.Pattern(kind))) out.insert(k.substr(prefix_.size()));
     }
     return out;
   }
-  int64_t ExpireTime(const std::string& key) { return Cmd({"EXPIRETIME", key}).integer(); }
+  int64_t ExpireTime(const std::string& key) { return Cmd({"EXPIRETIME", Real(key)}).integer(); }
 
   // Waits until the document at `key` satisfies `pred` (a missing document is null).
   ::testing::AssertionResult WaitDoc(const std::string& key,
@@ -450,8 +495,9 @@ class SyncTest : public ::testing::Test {
   std::string Ev(const std::string& site, const std::string& lang, int64_t id) const {
     return keys_.Event(site, lang, id);
   }
+  // A test-only pseudo-key: Doc() gives the EventSummary read servers compose from ev:+eo:.
   std::string Es(const std::string& site, const std::string& lang, int64_t id) const {
-    return keys_.EventSummary(site, lang, id);
+    return fmt::format("{}es:{}:{}:{}", prefix_, site, lang, id);
   }
 
   int n_ = 0;
@@ -534,7 +580,7 @@ TEST_F(SyncTest, InitialBuildFromSlotSnapshot) {
                                                               {"es", "es", 4},
                                                               {"es", "en", 4}}) {
     want.insert(fmt::format("ev:{}:{}:{}", site, lang, id));
-    want.insert(fmt::format("es:{}:{}:{}", site, lang, id));
+    want.insert(fmt::format("eo:{}:{}", site, id));  // offers: one per site
   }
   for (const char* lang : {"es", "en"}) {
     for (int id = 1; id <= 3; ++id) {
@@ -702,10 +748,17 @@ TEST_F(SyncTest, ListingChangesReachTheirEvents) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
 
   // A price change re-sorts the listings and moves min_price and the price sorted set.
+  // It rewrites the event's offers only: its content documents keep their version.
+  const auto content_version = Get(keys_.Version("event:1"));
+  ASSERT_TRUE(content_version.has_value());
+  const std::string content_doc = Get(Ev("es", "es", 1)).value_or("");
   Sql("UPDATE listings SET price_minor = 4000 WHERE id = 1");
   ASSERT_TRUE(WaitDoc(Ev("es", "es", 1), [](const json::value& d) {
     return Num(d, "/min_price/amount_minor") == 4000;
   }));
+  EXPECT_EQ(Get(keys_.Version("event:1")), content_version);
+  EXPECT_EQ(Get(Ev("es", "es", 1)).value_or(""), content_doc);
+  EXPECT_GT(Get(keys_.Version("offers:1")).value_or(""), *content_version);
   json::value ev = Doc(Ev("es", "es", 1));
   EXPECT_EQ(Ids(ev, "/listings"), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(Num(Doc(Es("es", "es", 1)), "/min_price/amount_minor"), 4000);
@@ -1294,22 +1347,22 @@ TEST_F(SyncTest, ReplaysOfOlderChangesAreHarmless) {
     return Num(d, "/min_price/amount_minor") == 4100;
   }));
   ASSERT_TRUE(CaughtUp());
-  const auto version = Get(keys_.Version("event:1"));
+  const auto version = Get(keys_.Version("offers:1"));
   ASSERT_TRUE(version.has_value());
   const Lsn v = ParseLsnKey(*version).value();
-  const std::string doc = Raw(Ev("es", "es", 1));
+  const std::string doc = Raw(keys_.Offers("es", 1));
   const auto zsets = AllZsets();
-  const auto owned = Cmd({"SMEMBERS", keys_.Owned("event:1")}).size();
+  const auto owned = Cmd({"SMEMBERS", keys_.Owned("offers:1")}).size();
   const std::string applied = Get(keys_.AppliedLsn()).value_or("");
   ASSERT_GE(applied, *version);
 
-  // An older state of event 1 (as a replay would build it), at older LSNs. (An equal LSN
+  // An older state of event 1's offers (as a replay would build it), at older LSNs. (An equal LSN
   // is rewritten on purpose: any state built at it reflects at least that position, and
   // rebuild on an idle database relies on it.)
-  UnitState stale{Unit::Event(1),
+  UnitState stale{Unit::Offers(1),
                   0,
-                  {{Ev("es", "es", 1), R"({"stale":true})"}},
-                  {{keys_.ByDate("es"), 1}, {keys_.InCategory("es", 6), 1}}};
+                  {{keys_.Offers("es", 1), R"({"stale":true})"}},
+                  {{keys_.ByPrice("es"), 1}, {keys_.ByPrice("zz"), 1}}};
   Writer writer(keys_);
   ASSERT_TRUE(writer.Prepare(*redis_).ok());
   for (Lsn at : {Lsn{1}, v - 1}) {
@@ -1318,18 +1371,18 @@ TEST_F(SyncTest, ReplaysOfOlderChangesAreHarmless) {
     EXPECT_EQ(w->units, 1);
     EXPECT_EQ(w->applied, 0) << FormatLsn(at);
   }
-  EXPECT_EQ(Raw(Ev("es", "es", 1)), doc);
+  EXPECT_EQ(Raw(keys_.Offers("es", 1)), doc);
   EXPECT_EQ(AllZsets(), zsets);
-  EXPECT_EQ(Get(keys_.Version("event:1")), version);
-  EXPECT_EQ(Cmd({"SMEMBERS", keys_.Owned("event:1")}).size(), owned);
-  EXPECT_FALSE(Exists(keys_.InCategory("es", 6)) && Zset(keys_.InCategory("es", 6)).count("1"));
+  EXPECT_EQ(Get(keys_.Version("offers:1")), version);
+  EXPECT_EQ(Cmd({"SMEMBERS", keys_.Owned("offers:1")}).size(), owned);
+  EXPECT_FALSE(Exists(keys_.ByPrice("zz")));
 
   // A deletion replayed at an older LSN deletes nothing.
-  UnitState gone{Unit::Event(1), 0, {}, {}};
+  UnitState gone{Unit::Offers(1), 0, {}, {}};
   auto w = writer.Apply(*redis_, {gone}, LsnKey(v - 1), false);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(w->applied, 0);
-  EXPECT_EQ(Raw(Ev("es", "es", 1)), doc);
+  EXPECT_EQ(Raw(keys_.Offers("es", 1)), doc);
 
   // A replayed batch that also records its (older) LSN as applied: the applied LSN must
   // not move backwards.
@@ -1344,7 +1397,7 @@ TEST_F(SyncTest, ReplaysOfOlderChangesAreHarmless) {
   ASSERT_TRUE(WaitDoc(Es("es", "es", 1), [](const json::value& d) {
     return Num(d, "/min_price/amount_minor") == 4200;
   }));
-  EXPECT_GT(Get(keys_.Version("event:1")).value_or(""), *version);
+  EXPECT_GT(Get(keys_.Version("offers:1")).value_or(""), *version);
   EXPECT_GT(Get(keys_.AppliedLsn()).value_or(""), applied);
 }
 
@@ -1370,11 +1423,11 @@ TEST_F(SyncTest, VerifyFindsCorruptionAndRebuildRepairsIt) {
 
   // A missing document and a missing member are differences too.
   const std::string es_en_2 = Raw(Es("es", "en", 2));
-  Cmd({"DEL", Es("es", "en", 2)});
+  Cmd({"DEL", keys_.Offers("es", 2)});
   Cmd({"ZREM", keys_.AtVenue("es", 1), "2"});
   report = RunVerify(&out);
   EXPECT_EQ(report.differences, 5) << out;
-  EXPECT_NE(out.find("missing    " + Es("es", "en", 2)), std::string::npos) << out;
+  EXPECT_NE(out.find("missing    " + keys_.Offers("es", 2)), std::string::npos) << out;
   EXPECT_NE(out.find("member 2 missing"), std::string::npos) << out;
 
   // Some unrelated write moves the WAL on (see RebuildRepairsWithoutNewWal for the case

@@ -27,7 +27,7 @@ Status ScanKeys(redis::Client& redis, const std::string& pattern,
   return Ok();
 }
 
-const char* const kDocKinds[] = {"ev", "es", "venue", "perf", "cats"};
+const char* const kDocKinds[] = {"ev", "eo", "venue", "perf", "cats"};
 
 // The sorted sets a complete projection has: key -> member -> score.
 using ZsetMap = std::map<std::string, std::map<std::string, int64_t>>;

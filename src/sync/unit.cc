@@ -12,12 +12,18 @@ std::string Unit::Name() const {
       return "cats";
     case Kind::kEvent:
       return "event:" + std::to_string(id);
+    case Kind::kOffers:
+      return "offers:" + std::to_string(id);
     case Kind::kVenue:
       return "venue:" + std::to_string(id);
     case Kind::kPerformer:
       return "performer:" + std::to_string(id);
   }
   return "";
+}
+
+std::string Unit::Entity() const {
+  return kind == Kind::kOffers ? "event:" + std::to_string(id) : Name();
 }
 
 std::optional<Unit> Unit::Parse(std::string_view name) {
@@ -30,6 +36,7 @@ std::optional<Unit> Unit::Parse(std::string_view name) {
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), id);
   if (ec != std::errc() || p != rest.data() + rest.size() || id <= 0) return std::nullopt;
   if (kind == "event") return Event(id);
+  if (kind == "offers") return Offers(id);
   if (kind == "venue") return Venue(id);
   if (kind == "performer") return Performer(id);
   return std::nullopt;

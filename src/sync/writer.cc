@@ -176,7 +176,9 @@ Result<WriteStats> Writer::ApplyOnce(redis::Client& redis, const std::vector<Uni
       redis.AppendEval(kApplyUnit, {keys_.Version(name), keys_.Owned(name), keys_.ZsetRegistry()},
                        args);
       stats.keys += static_cast<int64_t>(u.docs.size() + u.zsets.size());
-      items.push_back(name);
+      // An event's two units are one entity for the queues' consumers.
+      std::string entity = u.unit.Entity();
+      if (items.empty() || items.back() != entity) items.push_back(std::move(entity));
       ++i;
       ++n;
     }
