@@ -17,6 +17,8 @@
 #   (4) sustained row changes: pgbench commits 10-row listing updates as fast as PostgreSQL
 #       takes them for DUR s; rows/s written (the reference) against rows/s sync applied until
 #       it caught up (goal >= 10,000/s and >= 1.0x the write rate), and the largest lag seen;
+#   (4b) capacity: the same writes with sync stopped (SIGSTOP), then the rate it drains the
+#       backlog at (goal >= 1.0x PostgreSQL's write rate);
 #   (5) one transaction updating every listing: rows/s until sync caught up, and sync's
 #       resident memory before and after (bounded memory).
 # Env: TQ_BIN (default build/taquilla), SYNCLAT (default beside TQ_BIN), DUR, KEEP_WORK=1.
@@ -164,6 +166,23 @@ write_rows_s="$(python3 -c "print(round($tps * 10))")"
 apply_rows_s="$(python3 -c "print(round($rows * 1000 / max(1, $t_applied - $t0)))")"
 drain_ms=$((t_applied - t_written))
 
+# (4b) capacity: the same writes while sync is stopped (SIGSTOP), then the backlog it
+# drains once it continues, with PostgreSQL idle: rows/s sync can apply, against the rows/s
+# PostgreSQL could write (goal >= 1.0x: sync is never the bottleneck).
+wait_caught_up 120
+c0="$(metric taquilla_sync_changes_total)"
+kill -STOP "$SYNC_PID"
+pgbench -n -f "$WORK/update10.sql" -c 4 -j 2 -T "$DUR" "$PG" >"$WORK/pgbench2.out" 2>&1 || { kill -CONT "$SYNC_PID"; cat "$WORK/pgbench2.out" >&2; fail "pgbench failed"; }
+t_cont=$(now_ms)
+kill -CONT "$SYNC_PID"
+wait_caught_up 600
+t_drained=$(now_ms)
+c1="$(metric taquilla_sync_changes_total)"
+tps2="$(awk '/^tps = / { print $3; exit }' "$WORK/pgbench2.out")"
+backlog_rows=$((c1 - c0))
+drain_rows_s="$(python3 -c "print(round($backlog_rows * 1000 / max(1, $t_drained - $t_cont)))")"
+write2_rows_s="$(python3 -c "print(round($tps2 * 10))")"
+
 # (5) one transaction updating every listing.
 rss0="$(rss_kb)"
 nrows="$(psql "$PG" -qAt -c "SELECT count(*) FROM listings")"
@@ -189,6 +208,7 @@ print(f"redis_used_bytes=$used tickets=$tickets bytes_per_ticket={$used/max(1,$t
 print(f"latency_p50_ms={s['p50_ms']:.2f} latency_p99_ms={s['p99_ms']:.2f} latency_max_ms={s['max_ms']:.2f} commits={s['commits']} unseen={s['unseen']}")
 print(f"replication_only_p50_ms={d['p50_ms']:.2f} replication_only_p99_ms={d['p99_ms']:.2f}")
 print(f"pgbench_tps=$tps write_rows_per_s=$write_rows_s applied_rows_per_s=$apply_rows_s ratio={$apply_rows_s/max(1,$write_rows_s):.2f}x drain_after_writes_ms=$drain_ms max_lag_bytes=$max_lag")
+print(f"backlog_rows=$backlog_rows drained_rows_per_s=$drain_rows_s write_rows_per_s=$write2_rows_s capacity_ratio={$drain_rows_s/max(1,$write2_rows_s):.2f}x")
 print(f"one_tx_rows=$nrows one_tx_rows_per_s=$big_rows_s sync_rss_before_kb=$rss0 sync_hwm_after_kb=$hwm1")
 PY
 echo "verify: $(tail -1 "$WORK/verify.out")"
