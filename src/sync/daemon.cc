@@ -1,5 +1,6 @@
 #include "sync/daemon.h"
 
+#include <future>
 #include <thread>
 
 #include "common/log.h"
@@ -263,11 +264,17 @@ class SyncDaemon::Session {
     auto next_check = std::chrono::steady_clock::now();
     auto next_sweep = std::chrono::steady_clock::now();
     while (!stop_) {
-      idle_ = targets_.empty() && !commits_pending_ && !in_tx_;
+      if (inflight_.valid() &&
+          inflight_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        TQ_RETURN_IF_ERROR(Drain());
+      }
+      idle_ = targets_.empty() && !commits_pending_ && !in_tx_ && !inflight_.valid();
       const bool pending = !targets_.empty() || commits_pending_;
       const auto t_read = std::chrono::steady_clock::now();
-      auto next =
-          stream_->Next(pending ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100));
+      // While a write is in flight, look back soon to confirm it.
+      auto next = stream_->Next(pending             ? std::chrono::milliseconds(0)
+                                : inflight_.valid() ? std::chrono::milliseconds(1)
+                                                    : std::chrono::milliseconds(100));
       if (pending) Add(m_.seconds_read, t_read);
       if (!next.ok()) return next.error();
       if (next->has_value()) {
@@ -275,7 +282,8 @@ class SyncDaemon::Session {
         if (pending_units_estimate_ >= o_.batch_units) TQ_RETURN_IF_ERROR(Flush());
       } else if (pending) {
         TQ_RETURN_IF_ERROR(Flush());
-      } else if (!in_tx_ && stream_->server_wal_end() > stream_->confirmed()) {
+      } else if (!in_tx_ && !inflight_.valid() &&
+                 stream_->server_wal_end() > stream_->confirmed()) {
         // Idle and everything received is applied: the server has decoded up to its
         // position, so later commits lie beyond it.
         Lsn end = stream_->server_wal_end();
@@ -286,15 +294,49 @@ class SyncDaemon::Session {
       const auto now = std::chrono::steady_clock::now();
       if (now >= next_check) {
         next_check = now + o_.check_interval;
+        TQ_RETURN_IF_ERROR(Drain());
         TQ_RETURN_IF_ERROR(CheckReplicationId());
       }
       if (now >= next_sweep) {
         next_sweep = now + o_.sweep_interval;
+        TQ_RETURN_IF_ERROR(Drain());
         TQ_ASSIGN_OR_RETURN(int64_t n, writer_->SweepPast(*redis_, NowEpoch()));
         m_.swept += n;
       }
     }
     if (!targets_.empty() || commits_pending_) TQ_RETURN_IF_ERROR(Flush());
+    return Drain();
+  }
+
+  // Writing a batch to Redis overlaps with reading and building the next one: at most one
+  // write is in flight, on its own thread, and it alone uses redis_ until Drain() has
+  // collected it. The commit it carries is confirmed to PostgreSQL only then, so the slot
+  // never moves past what Redis holds. Every other use of redis_ drains first.
+  Status Submit(std::vector<UnitState> states, Lsn stamp, bool set_applied, Lsn confirm) {
+    TQ_RETURN_IF_ERROR(Drain());
+    inflight_confirm_ = confirm;
+    inflight_ = std::async(std::launch::async,
+                           [this, states = std::move(states), stamp, set_applied]() -> Status {
+                             const auto t0 = std::chrono::steady_clock::now();
+                             auto w = writer_->Apply(*redis_, states, LsnKey(stamp), set_applied);
+                             Add(m_.seconds_write, t0);
+                             if (!w.ok()) return w.error();
+                             m_.units += w->units;
+                             m_.writes += w->keys;
+                             return Ok();
+                           });
+    return Ok();
+  }
+
+  Status Drain() {
+    if (!inflight_.valid()) return Ok();
+    Status s = inflight_.get();
+    const Lsn confirm = std::exchange(inflight_confirm_, 0);
+    TQ_RETURN_IF_ERROR(s);
+    if (confirm != 0) {
+      TQ_RETURN_IF_ERROR(stream_->Confirm(confirm));
+      m_.confirmed_lsn = confirm;
+    }
     return Ok();
   }
 
@@ -378,18 +420,23 @@ class SyncDaemon::Session {
   Status Flush() {
     const bool boundary = !in_tx_;
     const Lsn stamp = in_tx_ ? tx_commit_ : last_commit_;
+    // The commit to confirm once this batch is in Redis (0: none, mid-transaction).
+    Lsn confirm = boundary && commits_pending_ ? last_commit_ : 0;
     if (!targets_.empty()) {
       if (targets_.fanouts.count(Fanout{Fanout::Kind::kEverything, 0, ""})) {
+        TQ_RETURN_IF_ERROR(Drain());
         TQ_RETURN_IF_ERROR(Reconcile("a projected table was truncated"));
       } else {
         const auto t0 = std::chrono::steady_clock::now();
         TQ_RETURN_IF_ERROR(BeginSnapshotSeeing(batch_xids_));
         Add(m_.seconds_wait, t0);
-        Status s = BuildAndWrite(stamp, boundary);
+        Status s = BuildAndWrite(stamp, boundary, confirm);
         (void)pg_->Exec(s.ok() ? "COMMIT" : "ROLLBACK");
         TQ_RETURN_IF_ERROR(s);
+        confirm = 0;  // the batch's last write confirms it
       }
     } else if (boundary && commits_pending_) {
+      TQ_RETURN_IF_ERROR(Drain());
       TQ_RETURN_IF_ERROR(MarkAppliedLsnOnly(stamp));
     }
     targets_ = Targets{};
@@ -397,11 +444,12 @@ class SyncDaemon::Session {
     if (in_tx_ && tx_xid_ != 0) batch_xids_.push_back(tx_xid_);
     pending_units_estimate_ = 0;
     ++m_.batches;
-    if (boundary && commits_pending_) {
-      TQ_RETURN_IF_ERROR(stream_->Confirm(last_commit_));
-      m_.confirmed_lsn = last_commit_;
-      commits_pending_ = false;
+    if (confirm != 0) {
+      TQ_RETURN_IF_ERROR(Drain());
+      TQ_RETURN_IF_ERROR(stream_->Confirm(confirm));
+      m_.confirmed_lsn = confirm;
     }
+    if (boundary) commits_pending_ = false;
     return Ok();
   }
 
@@ -439,7 +487,9 @@ class SyncDaemon::Session {
     }
   }
 
-  Status BuildAndWrite(Lsn stamp, bool boundary) {
+  // Builds the batch's units in chunks; each chunk's write overlaps the next chunk's build.
+  // The last write raises the applied LSN (at a commit boundary) and carries `confirm`.
+  Status BuildAndWrite(Lsn stamp, bool boundary, Lsn confirm) {
     const int64_t now = NowEpoch();
     if (targets_.context_changed) projector_.Invalidate();
     std::set<Unit> units = targets_.units;
@@ -453,15 +503,12 @@ class SyncDaemon::Session {
     for (size_t i = 0; i < all.size() || i == 0; i += chunk) {
       std::vector<Unit> part(all.begin() + static_cast<ptrdiff_t>(std::min(i, all.size())),
                              all.begin() + static_cast<ptrdiff_t>(std::min(all.size(), i + chunk)));
-      auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = std::chrono::steady_clock::now();
       TQ_ASSIGN_OR_RETURN(auto states, projector_.Build(*pg_, part, now));
       Add(m_.seconds_build, t0);
-      t0 = std::chrono::steady_clock::now();
       const bool last = i + chunk >= all.size();
-      TQ_ASSIGN_OR_RETURN(auto w, writer_->Apply(*redis_, states, LsnKey(stamp), last && boundary));
-      Add(m_.seconds_write, t0);
-      m_.units += w.units;
-      m_.writes += w.keys;
+      TQ_RETURN_IF_ERROR(
+          Submit(std::move(states), stamp, last && boundary, last ? confirm : Lsn{0}));
       if (all.empty()) break;
     }
     return Ok();
@@ -489,6 +536,10 @@ class SyncDaemon::Session {
   bool commits_pending_ = false;
   Lsn tx_commit_ = 0;
   Lsn last_commit_ = 0;
+
+  // The write in flight (Submit/Drain). Last, so it is destroyed (waited for) first.
+  Lsn inflight_confirm_ = 0;
+  std::future<Status> inflight_;
 };
 
 SyncDaemon::SyncDaemon(SyncOptions options, SyncMetrics& metrics)
