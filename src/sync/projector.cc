@@ -316,23 +316,29 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
   // One round trip: the events and their sites for both kinds; what only content needs
   // (translations, performers, city names) and what only offers need (listings, which
   // languages have a translation) for their own ids.
+  // What both halves need (status, times, sites) for every id; the rest for its own
+  // half's ids only: an offers-only batch (the hot path) reads no venue, city, translation
+  // or performer.
   std::vector<db::Connection::Statement> statements{
-      {"SELECT e.id, e.status, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
-       "ci.country, ci.name, extract(epoch FROM e.starts_at)::bigint, "
-       "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint, "
-       "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
-       "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
-       "(e.starts_at AT TIME ZONE 'UTC'))::int "
-       "FROM unnest($1::bigint[]) q(id) JOIN events e ON e.id = q.id "
-       "JOIN LATERAL (SELECT * FROM venues WHERE venues.id = e.venue_id) v ON true "
-       "JOIN LATERAL (SELECT * FROM cities WHERE cities.id = v.city_id) ci ON true "
-       "ORDER BY e.id",
+      {"SELECT e.id, e.status, extract(epoch FROM e.starts_at)::bigint, "
+       "extract(epoch FROM coalesce(e.ends_at, e.starts_at))::bigint "
+       "FROM events e WHERE e.id = ANY($1::bigint[]) ORDER BY e.id",
        {arr}},
       {"SELECT event_id, site_code FROM event_sites "
        "WHERE event_id = ANY($1::bigint[]) ORDER BY 1, 2",
        {arr}}};
   const bool content = !content_ids.empty(), offers = !offer_ids.empty();
   if (content) {
+    statements.push_back(
+        {"SELECT e.id, e.venue_id, e.category_id, v.name, v.timezone, v.city_id, "
+         "ci.country, ci.name, "
+         "to_char(e.starts_at AT TIME ZONE v.timezone, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "
+         "extract(epoch FROM (e.starts_at AT TIME ZONE v.timezone) - "
+         "(e.starts_at AT TIME ZONE 'UTC'))::int "
+         "FROM unnest($1::bigint[]) q(id) JOIN events e ON e.id = q.id "
+         "JOIN LATERAL (SELECT * FROM venues WHERE venues.id = e.venue_id) v ON true "
+         "JOIN LATERAL (SELECT * FROM cities WHERE cities.id = v.city_id) ci ON true",
+         {content_arr}});
     // Only the languages a reader can be shown: the event's sites' languages (their
     // defaults among them) and English, the last fallback.
     statements.push_back(
@@ -384,8 +390,21 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
   };
   std::map<int64_t, std::vector<Perf>> perfs;
   std::map<std::pair<int64_t, std::string>, std::string> city_names;
+  struct Place {
+    int64_t venue_id, category_id, city_id;
+    std::string venue_name, timezone, country, city_default, starts_at;
+  };
+  std::unordered_map<int64_t, Place> places;
   size_t next = 2;
   if (content) {
+    const db::PgResult& pl = rs[next++];
+    for (int i = 0; i < pl.rows(); ++i) {
+      places[pl.GetInt(i, 0)] = {
+          pl.GetInt(i, 1), pl.GetInt(i, 2),
+          pl.GetInt(i, 5), Str(pl, i, 3),
+          Str(pl, i, 4),   Str(pl, i, 6),
+          Str(pl, i, 7),   Str(pl, i, 8) + Offset(static_cast<int>(pl.GetInt(i, 9)))};
+    }
     const db::PgResult& tr = rs[next++];
     const db::PgResult& pf = rs[next++];
     const db::PgResult& ct = rs[next++];
@@ -429,18 +448,15 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
     const int64_t id = ev.GetInt(i, 0);
     found.insert(id);
     const std::string status = Str(ev, i, 1);
-    const int64_t venue_id = ev.GetInt(i, 2), category_id = ev.GetInt(i, 3);
-    const std::string venue_name = Str(ev, i, 4), timezone = Str(ev, i, 5);
-    const int64_t city_id = ev.GetInt(i, 6);
-    const std::string country = Str(ev, i, 7), city_default = Str(ev, i, 8);
-    const int64_t starts = ev.GetInt(i, 9), ends = ev.GetInt(i, 10);
+    const int64_t starts = ev.GetInt(i, 2), ends = ev.GetInt(i, 3);
     const int64_t expire_at = std::max(starts, ends) + options_.grace_seconds;
     const bool expired = expire_at <= now_epoch;
     const bool upcoming = status != "cancelled" && starts > now_epoch;
 
-    if (want_content.count(id)) {
+    if (auto place = places.find(id); want_content.count(id) && place != places.end()) {
       UnitState st{Unit::Event(id), expired ? 0 : expire_at, {}, {}};
-      const std::string starts_at = Str(ev, i, 11) + Offset(static_cast<int>(ev.GetInt(i, 12)));
+      const auto& [venue_id, category_id, city_id, venue_name, timezone, country, city_default,
+                   starts_at] = place->second;
       for (const auto& site_code : expired ? std::vector<std::string>{} : sites_of[id]) {
         auto si = ctx.site_index.find(site_code);
         if (si == ctx.site_index.end()) continue;  // inactive site
@@ -589,7 +605,7 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
     }
   }
   for (int64_t id : content_ids) {
-    if (!found.count(id)) out.push_back(UnitState{Unit::Event(id), 0, {}, {}});  // deleted
+    if (!found.count(id) || !places.count(id)) out.push_back(UnitState{Unit::Event(id), 0, {}, {}});  // deleted
   }
   for (int64_t id : offer_ids) {
     if (!found.count(id)) out.push_back(UnitState{Unit::Offers(id), 0, {}, {}});
