@@ -605,7 +605,8 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
     }
   }
   for (int64_t id : content_ids) {
-    if (!found.count(id) || !places.count(id)) out.push_back(UnitState{Unit::Event(id), 0, {}, {}});  // deleted
+    if (!found.count(id) || !places.count(id))
+      out.push_back(UnitState{Unit::Event(id), 0, {}, {}});  // deleted
   }
   for (int64_t id : offer_ids) {
     if (!found.count(id)) out.push_back(UnitState{Unit::Offers(id), 0, {}, {}});
