@@ -7,6 +7,8 @@
 //       change queue holds every event the writer touched.
 //   RedisMasterRestartedEmptyIsReconciled   redis-server killed and restarted empty (no
 //       AOF, no RDB) on the same port under a running sync.
+//   RedisMasterKilledMidStreamIsReconciled  the same while sync is writing a stream of
+//       changes into it.
 //   DroppedSlotIsRecreatedAndRebuilt        the slot dropped while sync is down: a new
 //       slot, everything built from its snapshot, strays removed.
 //   KilledDuringSnapshotBuildBuildsAgain    killed mid-build from a new slot.
@@ -913,6 +915,33 @@ TEST_F(SyncE2eTest, RedisMasterRestartedEmptyIsReconciled) {
   auto replid = redis.Cmd("HGET", "tq:sync", "replid");
   ASSERT_TRUE(replid.ok());
   EXPECT_EQ(std::string(replid->str()), MasterReplid(redis));
+}
+
+// The master SIGKILLed while sync streams writes into it (a batch's write is then in
+// flight beside the next batch's build): the write fails, the session starts over from the
+// last confirmed commit, notices the new (empty) master and reconciles; nothing is lost.
+TEST_F(SyncE2eTest, RedisMasterKilledMidStreamIsReconciled) {
+  ASSERT_NO_FATAL_FAILURE(StartSyncAndWaitBuilt());
+  auto setup = MustConnect(pg_);
+  Marketplace market;
+  ASSERT_NO_FATAL_FAILURE(market = LoadMarketplace(setup));
+  const double reconciles = sync_->Metric("taquilla_sync_reconciles_total");
+  const double changes = sync_->Metric("taquilla_sync_changes_total");
+
+  std::thread writer([&] { WriteSome(pg_, market, kSeed + 4, 600); });
+  // Mid-stream: sync is applying the writers' changes.
+  const bool streaming = Eventually(
+      [&] { return sync_->Metric("taquilla_sync_changes_total") >= changes + 100; }, kDeadline);
+  if (streaming) redis_->Restart();
+  writer.join();
+  ASSERT_TRUE(streaming) << "sync applied no changes";
+  ASSERT_NO_FATAL_FAILURE(WriteSome(pg_, market, kSeed + 5, 20));
+
+  CliResult v = Verify(pg_, redis_->url());
+  EXPECT_EQ(v.status, 0) << v.output;
+  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  EXPECT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
+  EXPECT_GT(sync_->Metric("taquilla_sync_reconciles_total"), reconciles);
 }
 
 // ---------------------------------------------------------------------------------------
