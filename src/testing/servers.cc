@@ -125,23 +125,35 @@ RedisFixture& RedisFixture::Get() {
   return *instance;
 }
 
-void RedisFixture::Start() {
-  dir_ = MakeTempDir("taquilla-redis");
-  for (int attempt = 0; attempt < 3 && pid_ == 0; ++attempt) {
-    port_ = Must(FindFreePort(), "free port");
+Result<int> StartEphemeralRedis(const std::string& dir, int* port) {
+  const bool any_port = *port == 0;
+  Error last = MakeError(ErrorCode::kUnavailable, "Redis did not start");
+  for (int attempt = 0; attempt < (any_port ? 3 : 1); ++attempt) {
+    if (any_port) {
+      TQ_ASSIGN_OR_RETURN(*port, FindFreePort());
+    }
     stack::RedisOptions o;
-    o.dir = dir_;
-    o.port = port_;
+    o.dir = dir;
+    o.port = *port;
     o.append_only = false;
     SpawnOptions spawn = stack::RedisCommand(o);
-    spawn.log_file = dir_ + "/redis.log";
-    pid_ = Must(Spawn(spawn), "start Redis");
-    if (!stack::WaitRedisReady(port_, false, pid_, std::chrono::seconds(20)).ok()) {
-      StopProcess(pid_, SIGKILL, std::chrono::seconds(1));
-      pid_ = 0;
-    }
+    spawn.log_file = dir + "/redis.log";
+    TQ_ASSIGN_OR_RETURN(pid_t pid, Spawn(spawn));
+    Status ready = stack::WaitRedisReady(*port, false, pid, std::chrono::seconds(20));
+    if (ready.ok()) return static_cast<int>(pid);
+    StopProcess(pid, SIGKILL, std::chrono::seconds(1));
+    last = ready.error();
   }
-  if (pid_ == 0) Die("Redis did not start; see " + dir_ + "/redis.log");
+  return MakeError(ErrorCode::kUnavailable,
+                   "redis-server did not start on port {}: {}; see {}/redis.log", *port,
+                   last.message, dir);
+}
+
+void RedisFixture::Start() {
+  dir_ = MakeTempDir("taquilla-redis");
+  auto pid = StartEphemeralRedis(dir_, &port_);
+  if (!pid.ok()) Die(pid.error().message);
+  pid_ = *pid;
   std::atexit([] {
     auto& f = RedisFixture::Get();
     if (f.pid_ > 0) StopProcess(f.pid_, SIGTERM, std::chrono::seconds(10));

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace taquilla::testing {
 
 class PostgresFixture {
@@ -48,6 +50,12 @@ class RedisFixture {
   int port_ = 0;
   int pid_ = 0;
 };
+
+// Starts a redis-server without persistence (no AOF, no RDB) in `dir`, logging to
+// dir/redis.log, and waits until it answers. *port 0 picks a free port (retrying when
+// another process takes it first) and is set; otherwise that port is used, once.
+// Returns the server's pid.
+Result<int> StartEphemeralRedis(const std::string& dir, int* port);
 
 // A new directory under /tmp that the PostgreSQL OS user can traverse; removed by the
 // caller (or left for debugging when TAQUILLA_TEST_KEEP is set).

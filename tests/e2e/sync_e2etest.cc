@@ -178,27 +178,9 @@ class RedisServer {
 
   // On a free port the first time; a restart keeps its port.
   void Start() {
-    const bool restart = port_ != 0;
-    for (int attempt = 0; attempt < (restart ? 1 : 3); ++attempt) {
-      if (!restart) {
-        auto p = FindFreePort();
-        ASSERT_TRUE(p.ok()) << p.error().message;
-        port_ = *p;
-      }
-      stack::RedisOptions o;
-      o.dir = dir_;
-      o.port = port_;
-      o.append_only = false;
-      SpawnOptions spawn = stack::RedisCommand(o);
-      spawn.log_file = dir_ + "/redis.log";
-      auto pid = Spawn(spawn);
-      ASSERT_TRUE(pid.ok()) << pid.error().message;
-      pid_ = *pid;
-      if (stack::WaitRedisReady(port_, false, pid_, 20s).ok()) return;
-      StopProcess(pid_, SIGKILL, 1s);
-      pid_ = 0;
-    }
-    FAIL() << "redis-server did not start on port " << port_ << "; see " << dir_ << "/redis.log";
+    auto pid = testing::StartEphemeralRedis(dir_, &port_);
+    ASSERT_TRUE(pid.ok()) << pid.error().message;
+    pid_ = *pid;
   }
 
   // SIGKILL: whatever it held is gone.
@@ -670,6 +652,13 @@ class SyncE2eTest : public ::testing::Test {
     if (!HasFailure() && std::getenv("TAQUILLA_TEST_KEEP") == nullptr) std::remove(log_.c_str());
   }
 
+  // `taquilla verify` (after waiting for sync to catch up) finds no differences.
+  void ExpectNoDifferences() {
+    CliResult v = Verify(pg_, redis_->url());
+    EXPECT_EQ(v.status, 0) << v.output;
+    EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  }
+
   // Starts sync and waits until it streams, having built every projection.
   void StartSyncAndWaitBuilt() {
     ASSERT_NO_FATAL_FAILURE(sync_->Start());
@@ -845,9 +834,7 @@ TEST_F(SyncE2eTest, KilledRepeatedlyUnderWritesLosesNothing) {
   }
 
   ASSERT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
-  CliResult v = Verify(pg_, redis_->url());
-  EXPECT_EQ(v.status, 0) << v.output;
-  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  ExpectNoDifferences();
   const auto verified = std::chrono::steady_clock::now();
 
   // The "search" change queue holds every event the writer touched (no consumer runs).
@@ -905,9 +892,7 @@ TEST_F(SyncE2eTest, RedisMasterRestartedEmptyIsReconciled) {
   }
   ASSERT_NO_FATAL_FAILURE(WriteSome(pg_, market, kSeed + 3, 20));
 
-  CliResult v = Verify(pg_, redis_->url());
-  EXPECT_EQ(v.status, 0) << v.output;
-  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  ExpectNoDifferences();
   EXPECT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
   // It noticed the new master and reconciled, recording the new replication id.
   EXPECT_GT(sync_->Metric("taquilla_sync_reconciles_total"), reconciles);
@@ -937,9 +922,7 @@ TEST_F(SyncE2eTest, RedisMasterKilledMidStreamIsReconciled) {
   ASSERT_TRUE(streaming) << "sync applied no changes";
   ASSERT_NO_FATAL_FAILURE(WriteSome(pg_, market, kSeed + 5, 20));
 
-  CliResult v = Verify(pg_, redis_->url());
-  EXPECT_EQ(v.status, 0) << v.output;
-  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  ExpectNoDifferences();
   EXPECT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
   EXPECT_GT(sync_->Metric("taquilla_sync_reconciles_total"), reconciles);
 }
@@ -1008,9 +991,7 @@ TEST_F(SyncE2eTest, DroppedSlotIsRecreatedAndRebuilt) {
   ASSERT_EQ(slot->rows(), 1) << "sync did not create its slot again";
   EXPECT_NE(sync_->Log().find("created replication slot '" + slot_ + "'"), std::string::npos);
 
-  CliResult v = Verify(pg_, redis_->url());
-  EXPECT_EQ(v.status, 0) << v.output;
-  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  ExpectNoDifferences();
   EXPECT_EQ(ScanKeys(redis, fmt::format("tq:e?:*:{}", gone)).size(), 0u)
       << "documents of event " << gone << ", now on no site, are still in Redis";
 }
@@ -1053,9 +1034,7 @@ TEST_F(SyncE2eTest, KilledDuringSnapshotBuildBuildsAgain) {
   ASSERT_NO_FATAL_FAILURE(sync_->Start());
   ASSERT_TRUE(Eventually([&] { return !sync_->Running() || sync_->Streaming(); }, 120s));
   ASSERT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
-  CliResult v = Verify(pg_, redis_->url());
-  EXPECT_EQ(v.status, 0) << v.output;
-  EXPECT_NE(v.output.find("no differences"), std::string::npos) << v.output;
+  ExpectNoDifferences();
 }
 
 // Part of the event documents deleted from Redis: verify reports them, `taquilla rebuild`
@@ -1098,9 +1077,7 @@ TEST_F(SyncE2eTest, RebuildRestoresDeletedKeys) {
            << ", PostgreSQL's WAL at " << CurrentWal(wal) << "; rebuild said:\n"
            << rebuilt.output;
   }
-  CliResult after = Verify(pg_, redis_->url());
-  EXPECT_EQ(after.status, 0) << after.output;
-  EXPECT_NE(after.output.find("no differences"), std::string::npos) << after.output;
+  ExpectNoDifferences();
   EXPECT_TRUE(sync_->Running()) << "sync exited with status " << sync_->exit_status();
 }
 
@@ -1130,9 +1107,7 @@ TEST_F(SyncE2eTest, RebuildRemovesStrayKeys) {
   auto score = redis.Cmd("ZSCORE", date_key, "987654321");
   ASSERT_TRUE(score.ok());
   EXPECT_TRUE(score->IsNil()) << "member 987654321 is still in " << date_key;
-  CliResult after = Verify(pg_, redis_->url());
-  EXPECT_EQ(after.status, 0) << after.output;
-  EXPECT_NE(after.output.find("no differences"), std::string::npos) << after.output;
+  ExpectNoDifferences();
 }
 
 // ---------------------------------------------------------------------------------------
