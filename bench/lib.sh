@@ -1,5 +1,15 @@
 # Shell helpers the benchmark scripts share (source it: . "$ROOT/bench/lib.sh").
 
+# parse_mode SCRIPT ARG: MODE=smoke for --smoke, MODE=full for --full or nothing; anything
+# else prints SCRIPT's usage and exits 2.
+parse_mode() {
+  case "${2:-}" in
+    --smoke) MODE=smoke ;;
+    ""|--full) MODE=full ;;
+    *) echo "usage: $1 [--smoke|--full]" >&2; exit 2 ;;
+  esac
+}
+
 # free_port_block N: the first port of N consecutive free loopback ports.
 free_port_block() {
   python3 - "$1" <<'PY'

@@ -25,11 +25,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 QUEUEBENCH="${QUEUEBENCH:-$(dirname "$BIN")/taquilla-queuebench}"
-case "${1:-}" in
-  --smoke) MODE=smoke ;;
-  ""|--full) MODE=full ;;
-  *) echo "usage: bench/queue/run.sh [--smoke|--full]" >&2; exit 2 ;;
-esac
+. "$ROOT/bench/lib.sh"
+parse_mode bench/queue/run.sh "${1:-}"
 if [[ "$MODE" == smoke ]]; then
   ITEMS="${ITEMS:-50000}" RUNS="${RUNS:-1}" LPUSH_N=200000
 else

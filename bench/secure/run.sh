@@ -29,11 +29,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 LOADGEN="${LOADGEN:-$(dirname "$BIN")/taquilla-loadgen}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-case "${1:-}" in
-  --smoke) MODE=smoke ;;
-  ""|--full) MODE=full ;;
-  *) echo "usage: bench/secure/run.sh [--smoke|--full]" >&2; exit 2 ;;
-esac
+parse_mode bench/secure/run.sh "${1:-}"
 if [[ "$MODE" == smoke ]]; then
   DUR="${DUR:-3}" USERS="${USERS:-8}" HOT_RUNS=1
 else

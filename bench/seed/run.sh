@@ -15,11 +15,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
-case "${1:-}" in
-  --smoke) SCALE="${SCALE:-demo}" ;;
-  ""|--full) ;;
-  *) echo "usage: bench/seed/run.sh [--smoke|--full]" >&2; exit 2 ;;
-esac
+. "$ROOT/bench/lib.sh"
+parse_mode bench/seed/run.sh "${1:-}"
+[[ "$MODE" == smoke ]] && SCALE="${SCALE:-demo}"
 SCALE="${SCALE:-ticketbis}"
 SEED="${SEED:-1}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"

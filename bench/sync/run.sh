@@ -29,11 +29,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$ROOT/bench/lib.sh"
 BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 SYNCLAT="${SYNCLAT:-$(dirname "$BIN")/taquilla-synclat}"
-case "${1:-}" in
-  --smoke) MODE=smoke ;;
-  ""|--full) MODE=full ;;
-  *) echo "usage: bench/sync/run.sh [--smoke|--full]" >&2; exit 2 ;;
-esac
+parse_mode bench/sync/run.sh "${1:-}"
 if [[ "$MODE" == smoke ]]; then
   DUR="${DUR:-3}" SCALE=demo
 else
