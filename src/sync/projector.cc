@@ -539,12 +539,12 @@ Status Projector::BuildEvents(db::Connection& c, const Context& ctx,
         if (si == ctx.site_index.end()) continue;  // inactive site
         const auto& site = ctx.sites[si->second];
         // Shown on the site exactly when the content unit writes a document for some
-        // language of it: a translation in one of the chains (site languages, the
-        // site's default, English).
-        bool shown =
-            translated.count({id, site.default_language}) > 0 || translated.count({id, "en"}) > 0;
-        for (size_t k = 0; k < site.languages.size() && !shown; ++k) {
-          shown = translated.count({id, site.languages[k].code}) > 0;
+        // language of it: a translation somewhere in that language's chain.
+        bool shown = false;
+        for (const auto& lang : site.languages) {
+          for (const auto& l : Chain(lang.code, site.default_language)) {
+            shown = shown || translated.count({id, l}) > 0;
+          }
         }
         if (!shown) continue;
         // Prices in the site's currency, for the minimum and the order of listings.
