@@ -17,6 +17,7 @@
 #include "db/pg.h"
 #include "queue/ops.h"
 #include "redis/client.h"
+#include "search/app.h"
 #include "secure/app.h"
 #include "seed/seed.h"
 #include "stack/endpoints.h"
@@ -146,6 +147,50 @@ int main(int argc, char** argv) {
   verify->add_option("--wait-ms", verify_wait_ms,
                      "First wait this long for sync to catch up with PostgreSQL (0: do not wait)");
 
+  bool verify_index = false;
+  verify->add_flag("--index", verify_index,
+                   "Also compare the search index with the projections (after the search queue "
+                   "drains)");
+
+  auto* indexer = app.add_subcommand(
+      "indexer", "Keep the search index up to date from the 'search' change queue");
+  KeyFlag(indexer, flags, "--data-dir", "stack.data_dir", "Find Redis in this stack");
+  KeyFlag(indexer, flags, "--redis-url", "redis.master_url", "Redis master URL");
+  KeyFlag(indexer, flags, "--index-dir", "search.dir", "Index directory");
+  KeyFlag(indexer, flags, "--shards", "search.shards", "Index shards to write");
+  KeyFlag(indexer, flags, "--listen", "search.listen", "host:port of /metrics");
+
+  auto* reindex = app.add_subcommand(
+      "reindex", "Rebuild the search index from the projections aside, then swap it in");
+  std::string ri_lang;
+  bool ri_no_progress = false;
+  KeyFlag(reindex, flags, "--data-dir", "stack.data_dir", "Find Redis in this stack");
+  KeyFlag(reindex, flags, "--redis-url", "redis.master_url", "Redis master URL");
+  KeyFlag(reindex, flags, "--index-dir", "search.dir", "Index directory");
+  KeyFlag(reindex, flags, "--shards", "search.shards", "Index shards to build");
+  reindex->add_option("--lang", ri_lang, "Only rebuild this language's documents");
+  reindex->add_flag("--no-progress", ri_no_progress, "Do not draw a progress bar");
+
+  auto* search_cmd = app.add_subcommand("search", "Search the events of a site");
+  search::SearchCommand sc;
+  KeyFlag(search_cmd, flags, "--data-dir", "stack.data_dir", "Find Redis and the index here");
+  KeyFlag(search_cmd, flags, "--redis-url", "redis.master_url", "Redis URL (for the site list)");
+  KeyFlag(search_cmd, flags, "--index-dir", "search.dir", "Index directory");
+  KeyFlag(search_cmd, flags, "--remote", "search.remote",
+          "Remote shards, host:port of xapian-tcpsrv, comma-separated");
+  search_cmd->add_option("--site", sc.site, "Site code (es, mx, de ...)")->required();
+  search_cmd->add_option("--lang", sc.lang, "Language (default: the site's)");
+  search_cmd->add_option("query", sc.query, "Free text (may be empty)");
+  for (const char* p : {"from", "to", "category", "price_min", "price_max", "available", "near",
+                        "radius_km", "sort", "prefix", "page", "per_page"}) {
+    std::string flag = std::string("--") + p;
+    for (auto& ch : flag) ch = ch == '_' ? '-' : ch;
+    search_cmd->add_option_function<std::string>(
+        flag, [&sc, p](const std::string& v) { sc.params[p] = v; },
+        std::string("The API's '") + p + "' parameter");
+  }
+  search_cmd->add_flag("--json", sc.json, "Print the API's JSON answer");
+
   auto* queue_cmd = app.add_subcommand("queue", "Operate the reliable change queues");
   queue_cmd->require_subcommand(1);
   std::vector<std::string> q_groups;
@@ -239,8 +284,19 @@ int main(int argc, char** argv) {
                             !rb_no_progress && isatty(STDERR_FILENO));
   }
   if (verify->parsed()) {
-    return sync::RunVerify(*config, std::chrono::milliseconds(std::max(0, verify_wait_ms)));
+    const auto wait = std::chrono::milliseconds(std::max(0, verify_wait_ms));
+    int code = sync::RunVerify(*config, wait);
+    if (verify_index && code != 2) {
+      int index_code = search::RunVerifyIndex(*config, wait);
+      code = std::max(code, index_code);
+    }
+    return code;
   }
+  if (indexer->parsed()) return search::RunIndexer(*config);
+  if (reindex->parsed()) {
+    return search::RunReindex(*config, ri_lang, !ri_no_progress && isatty(STDERR_FILENO));
+  }
+  if (search_cmd->parsed()) return search::RunSearch(*config, sc);
   if (queue_cmd->parsed()) {
     const std::string name = "queue " + queue_cmd->get_subcommands().front()->get_name();
     auto url = stack::ResolveRedisMasterUrl(*config);

@@ -222,6 +222,38 @@ const std::vector<ConfigOption>& ConfigOptions() {
           }
           return Ok();
         }));
+    o.push_back(StringOpt("search.dir",
+                          "Directory of the search index; empty means <stack.data_dir>/index",
+                          [](Config& c) { return &c.search.dir; }));
+    o.push_back(IntOpt("search.shards",
+                       "Index shards the indexer writes (an event goes to shard id mod shards); "
+                       "changing it takes a `taquilla reindex`",
+                       1, 256, [](Config& c) { return &c.search.shards; }));
+    o.push_back(StringOpt(
+        "search.remote",
+        "Remote index shards searchers add to the local ones: host:port of xapian-tcpsrv, "
+        "comma-separated",
+        [](Config& c) { return &c.search.remote; },
+        [](const std::string& v) -> Status {
+          if (v.find_first_of(" \t\r\n/") != std::string::npos) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "'{}' is not a comma-separated list of host:port", v);
+          }
+          return Ok();
+        }));
+    o.push_back(StringOpt(
+        "search.listen",
+        "host:port of the indexer's /metrics; empty means 127.0.0.1 and port_base + 3",
+        [](Config& c) { return &c.search.listen; }, CheckListen));
+    o.push_back(IntOpt("search.batch", "Queue items the indexer takes and commits at once", 1,
+                       100'000, [](Config& c) { return &c.search.batch; }));
+    o.push_back(EnumOpt("search.fsync",
+                        "Whether index commits wait for the disk (a killed process loses "
+                        "nothing either way; a power cut may need a reindex without it)",
+                        {"true", "false"}, [](Config& c) { return &c.search.fsync; }));
+    o.push_back(IntOpt("search.purge_seconds",
+                       "Seconds between sweeps that delete started events from the index", 1, 86400,
+                       [](Config& c) { return &c.search.purge_seconds; }));
     o.push_back(IntOpt("queue.heartbeat_seconds",
                        "A queue worker whose heartbeat is older than this is dead: the reaper "
                        "gives its items to others",

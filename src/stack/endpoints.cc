@@ -18,6 +18,8 @@ std::string ToJson(const Endpoints& e) {
   o["public"] = e.public_url ? json::value(*e.public_url) : json::value(nullptr);
   o["secure"] = e.secure_url ? json::value(*e.secure_url) : json::value(nullptr);
   o["sync_metrics"] = e.sync_metrics_url ? json::value(*e.sync_metrics_url) : json::value(nullptr);
+  o["indexer_metrics"] =
+      e.indexer_metrics_url ? json::value(*e.indexer_metrics_url) : json::value(nullptr);
   json::array read;
   for (const auto& r : e.read_urls) read.emplace_back(r);
   o["read"] = std::move(read);
@@ -55,6 +57,7 @@ Result<Endpoints> ParseEndpoints(const std::string& text) {
   e.public_url = str("public");
   e.secure_url = str("secure");
   e.sync_metrics_url = str("sync_metrics");
+  e.indexer_metrics_url = str("indexer_metrics");
   e.read_urls = list("read");
   e.postgres = str("postgres").value_or("");
   e.redis_master = str("redis_master").value_or("");

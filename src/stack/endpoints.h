@@ -17,6 +17,7 @@ struct PortOffsets {
   static constexpr int kPublic = 0;
   static constexpr int kSecure = 1;
   static constexpr int kSyncMetrics = 2;
+  static constexpr int kIndexerMetrics = 3;
   static constexpr int kRead = 10;  // read server i listens on kRead + i
   static constexpr int kPostgres = 20;
   static constexpr int kRedisMaster = 21;
@@ -26,7 +27,8 @@ struct PortOffsets {
 struct Endpoints {
   std::optional<std::string> public_url;  // HAProxy, once the read servers land
   std::optional<std::string> secure_url;
-  std::optional<std::string> sync_metrics_url;  // sync's /metrics
+  std::optional<std::string> sync_metrics_url;     // sync's /metrics
+  std::optional<std::string> indexer_metrics_url;  // the indexer's /metrics
   std::vector<std::string> read_urls;
   std::string postgres;
   std::string redis_master;

@@ -222,7 +222,8 @@ Status Supervisor::Start() {
     std::vector<std::string> argv = {options_.self_exe, "--set", "log.file=" + LogPath(name)};
     for (const auto& o : ConfigOptions()) {
       bool mine = o.key.rfind(section + ".", 0) == 0 && o.key != section + ".listen";
-      if (mine || (name == "sync" && (o.key.rfind("queue.", 0) == 0 || o.key == "redis.prefix"))) {
+      const bool consumer = name == "sync" || name == "indexer";
+      if (mine || (consumer && (o.key.rfind("queue.", 0) == 0 || o.key == "redis.prefix"))) {
         argv.push_back("--set");
         argv.push_back(o.key + "=" + o.get(config_));
       }
@@ -256,6 +257,14 @@ Status Supervisor::Start() {
       {"sync", "--postgres-url", endpoints_.postgres, "--redis-url", endpoints_.redis_master}));
   endpoints_.sync_metrics_url = fmt::format("http://127.0.0.1:{}/metrics", sync_port);
   if (StopRequested()) return Ok();
+  const int indexer_port = base + PortOffsets::kIndexerMetrics;
+  const std::string index_dir =
+      config_.search.dir.empty() ? data_dir_ + "/index" : config_.search.dir;
+  TQ_RETURN_IF_ERROR(
+      child("indexer", "search", indexer_port,
+            {"indexer", "--redis-url", endpoints_.redis_master, "--index-dir", index_dir}));
+  endpoints_.indexer_metrics_url = fmt::format("http://127.0.0.1:{}/metrics", indexer_port);
+  if (StopRequested()) return Ok();
   const int secure_port = base + PortOffsets::kSecure;
   TQ_RETURN_IF_ERROR(
       child("secure", "secure", secure_port, {"secure", "--postgres-url", endpoints_.postgres}));
@@ -272,13 +281,15 @@ Status Supervisor::Start() {
       "  redis replicas {}\n"
       "  secure app      {}\n"
       "  sync metrics    {}\n"
+      "  indexer metrics {}\n"
       "  endpoints       {}\n"
       "  logs            {}/logs/\n"
       "{}"
       "Press Ctrl-C to stop.\n",
       data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas,
       endpoints_.secure_url.value_or(""), endpoints_.sync_metrics_url.value_or(""),
-      EndpointsPath(data_dir_), data_dir_, ToJson(endpoints_));
+      endpoints_.indexer_metrics_url.value_or(""), EndpointsPath(data_dir_), data_dir_,
+      ToJson(endpoints_));
   std::fflush(stdout);
   return Ok();
 }

@@ -1,0 +1,291 @@
+#include "search/index.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "search/analyzer.h"
+
+namespace taquilla::search {
+namespace fs = std::filesystem;
+
+namespace {
+
+Error XapianError(const Xapian::Error& e, std::string_view what) {
+  return MakeError(ErrorCode::kInternal, "{}: {}: {}", what, e.get_type(), e.get_msg());
+}
+
+int64_t GenerationOf(const std::string& name) {
+  if (name.size() < 2 || name[0] != 'g') return 0;
+  int64_t g = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    g = g * 10 + (name[i] - '0');
+  }
+  return g;
+}
+
+std::set<int64_t> GenerationsOnDisk(const std::string& dir) {
+  std::set<int64_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (int64_t g = GenerationOf(e.path().filename().string()); g > 0 && e.is_directory()) {
+      out.insert(g);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> LiveGeneration(const std::string& dir) {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(fs::path(dir) / "current", ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return int64_t{0};
+    return MakeError(ErrorCode::kUnavailable, "cannot read {}/current: {}", dir, ec.message());
+  }
+  int64_t g = GenerationOf(target.filename().string());
+  if (g == 0) {
+    return MakeError(ErrorCode::kFailedPrecondition, "{}/current points at '{}', not a generation",
+                     dir, target.string());
+  }
+  return g;
+}
+
+std::string GenerationDir(const std::string& dir, int64_t generation) {
+  return fmt::format("{}/g{}", dir, generation);
+}
+std::string ShardPath(const std::string& dir, int64_t generation, int shard) {
+  return fmt::format("{}/g{}/shard-{}", dir, generation, shard);
+}
+std::string LiveShardPath(const std::string& dir, int shard) {
+  return fmt::format("{}/current/shard-{}", dir, shard);
+}
+
+int CountShards(const std::string& dir, int64_t generation) {
+  int n = 0;
+  while (fs::exists(ShardPath(dir, generation, n))) ++n;
+  return n;
+}
+
+Status Publish(const std::string& dir, int64_t generation) {
+  auto old = LiveGeneration(dir);
+  const fs::path tmp = fs::path(dir) / fmt::format(".current-{}", getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_symlink(fmt::format("g{}", generation), tmp, ec);
+  if (!ec) fs::rename(tmp, fs::path(dir) / "current", ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable, "cannot publish generation {} in {}: {}", generation,
+                     dir, ec.message());
+  }
+  // Readers of the generation just replaced may still be finishing a query on it; the
+  // ones before it have had a whole reindex to move on.
+  for (int64_t g : GenerationsOnDisk(dir)) {
+    if (g != generation && (!old.ok() || g != *old)) fs::remove_all(GenerationDir(dir, g), ec);
+  }
+  return Ok();
+}
+
+IndexWriter::IndexWriter(WriterOptions options, int64_t generation)
+    : options_(std::move(options)), generation_(generation) {}
+IndexWriter::IndexWriter(IndexWriter&&) noexcept = default;
+IndexWriter& IndexWriter::operator=(IndexWriter&&) noexcept = default;
+IndexWriter::~IndexWriter() { Close(); }
+
+Status IndexWriter::OpenShards(bool create) {
+  if (options_.shards < 1 || options_.shards > 256) {
+    return MakeError(ErrorCode::kInvalidArgument, "search.shards must be 1-256, got {}",
+                     options_.shards);
+  }
+  int flags = create ? Xapian::DB_CREATE : Xapian::DB_OPEN;
+  if (!options_.fsync) flags |= Xapian::DB_NO_SYNC;
+  try {
+    for (int i = 0; i < options_.shards; ++i) {
+      dbs_.emplace_back(ShardPath(options_.dir, generation_, i), flags);
+    }
+  } catch (const Xapian::Error& e) {
+    dbs_.clear();
+    return XapianError(
+        e, fmt::format("cannot open the index generation {} in {}", generation_, options_.dir));
+  }
+  return Ok();
+}
+
+Result<IndexWriter> IndexWriter::OpenLive(const WriterOptions& options) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", options.dir, ec.message());
+  }
+  TQ_ASSIGN_OR_RETURN(int64_t live, LiveGeneration(options.dir));
+  if (live == 0) {
+    TQ_ASSIGN_OR_RETURN(IndexWriter w, CreateAside(options));
+    TQ_RETURN_IF_ERROR(w.Commit());
+    TQ_RETURN_IF_ERROR(Publish(options.dir, w.generation()));
+    return w;
+  }
+  int have = CountShards(options.dir, live);
+  if (have != options.shards) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "the index in {} has {} shards and search.shards is {}; run `taquilla "
+                     "reindex` to rebuild it with {}",
+                     options.dir, have, options.shards, options.shards);
+  }
+  IndexWriter w(options, live);
+  TQ_RETURN_IF_ERROR(w.OpenShards(false));
+  return w;
+}
+
+Result<IndexWriter> IndexWriter::CreateAside(const WriterOptions& options) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  auto gens = GenerationsOnDisk(options.dir);
+  TQ_ASSIGN_OR_RETURN(int64_t live, LiveGeneration(options.dir));
+  int64_t next = std::max(live, gens.empty() ? int64_t{0} : *gens.rbegin()) + 1;
+  fs::create_directories(GenerationDir(options.dir, next), ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}",
+                     GenerationDir(options.dir, next), ec.message());
+  }
+  IndexWriter w(options, next);
+  TQ_RETURN_IF_ERROR(w.OpenShards(true));
+  return w;
+}
+
+Status IndexWriter::Replace(std::span<const int64_t> ids, std::span<const EventDoc> docs) {
+  try {
+    std::set<std::string> existed;
+    for (int64_t id : ids) {
+      auto& db = ShardOf(id);
+      const std::string term = EventTerm(id);
+      for (auto it = db.postlist_begin(term); it != db.postlist_end(term); ++it) {
+        Xapian::Document old = db.get_document(*it);
+        auto t = old.termlist_begin();
+        t.skip_to("Q");
+        if (t != old.termlist_end() && (*t)[0] == 'Q') existed.insert(*t);
+      }
+      db.delete_document(term);
+    }
+    for (const auto& d : docs) {
+      auto& db = ShardOf(d.id);
+      db.add_document(ToXapian(d, generator_));
+      if (!existed.count(UniqueTerm(d.site, d.lang, d.id))) {
+        // Spelling suggestions learn each title once, when its document first appears.
+        const Analyzer& a = Analyzer::For(d.lang);
+        Xapian::Document scratch;
+        speller_.set_database(db);
+        speller_.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
+        speller_.set_stemmer(Xapian::Stem());
+        speller_.set_document(scratch);
+        speller_.index_text(a.Normalize(d.title));
+      }
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot update the index");
+  }
+  return Ok();
+}
+
+Status IndexWriter::Add(std::span<const EventDoc> docs) {
+  try {
+    for (const auto& d : docs) {
+      auto& db = ShardOf(d.id);
+      db.add_document(ToXapian(d, generator_));
+      Xapian::Document scratch;
+      speller_.set_database(db);
+      speller_.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
+      speller_.set_stemmer(Xapian::Stem());
+      speller_.set_document(scratch);
+      speller_.index_text(Analyzer::For(d.lang).Normalize(d.title));
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot add to the index");
+  }
+  return Ok();
+}
+
+Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t from,
+                                               const std::string& lang) {
+  size_t copied = 0;
+  try {
+    // The old generation may have another shard count: read all of its shards.
+    const int old_shards = CountShards(dir, from);
+    for (int s = 0; s < old_shards; ++s) {
+      Xapian::Database old(ShardPath(dir, from, s));
+      std::set<Xapian::docid> skip;
+      const std::string suffix = ":" + lang;
+      for (auto t = old.allterms_begin("XS"); t != old.allterms_end("XS"); ++t) {
+        const std::string term = *t;
+        if (term.size() > suffix.size() &&
+            term.compare(term.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          for (auto p = old.postlist_begin(term); p != old.postlist_end(term); ++p) skip.insert(*p);
+        }
+      }
+      for (auto p = old.postlist_begin(""); p != old.postlist_end(""); ++p) {
+        if (skip.count(*p)) continue;
+        Xapian::Document doc = old.get_document(*p);
+        auto t = doc.termlist_begin();
+        t.skip_to("XE");
+        if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
+        int64_t id = std::stoll((*t).substr(2));
+        ShardOf(id).add_document(doc);
+        ++copied;
+      }
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot copy the index");
+  }
+  return copied;
+}
+
+Status IndexWriter::Commit() {
+  try {
+    for (auto& db : dbs_) db.commit();
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot commit the index");
+  }
+  return Ok();
+}
+
+Result<size_t> IndexWriter::PurgeBefore(int64_t epoch) {
+  size_t purged = 0;
+  try {
+    for (auto& db : dbs_) {
+      Xapian::Enquire enquire(db);
+      enquire.set_query(Xapian::Query(Xapian::Query::OP_VALUE_LE, kDate,
+                                      Xapian::sortable_serialise(static_cast<double>(epoch))));
+      enquire.set_weighting_scheme(Xapian::BoolWeight());
+      Xapian::MSet m = enquire.get_mset(0, db.get_doccount());
+      for (auto it = m.begin(); it != m.end(); ++it) {
+        db.delete_document(*it);
+        ++purged;
+      }
+    }
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot purge past events");
+  }
+  return purged;
+}
+
+uint64_t IndexWriter::DocCount() const {
+  uint64_t n = 0;
+  for (const auto& db : dbs_) n += db.get_doccount();
+  return n;
+}
+
+void IndexWriter::Close() {
+  for (auto& db : dbs_) {
+    try {
+      db.close();
+    } catch (const Xapian::Error&) {
+    }
+  }
+  dbs_.clear();
+}
+
+}  // namespace taquilla::search

@@ -1,0 +1,421 @@
+#include "search/searcher.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "search/analyzer.h"
+#include "search/document.h"
+#include "search/index.h"
+
+namespace taquilla::search {
+
+namespace {
+
+Error Invalid(std::string_view param, std::string_view problem) {
+  return MakeReason(ErrorCode::kInvalidArgument, "invalid_parameter", "Parameter '{}' {}.", param,
+                    problem);
+}
+
+Result<int64_t> ParseInt(std::string_view name, const std::string& v, int64_t lo, int64_t hi) {
+  if (v.empty() || v.size() > 19) return Invalid(name, "must be a whole number");
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || end != v.c_str() + v.size()) return Invalid(name, "must be a whole number");
+  if (n < lo || n > hi) return Invalid(name, fmt::format("must be between {} and {}", lo, hi));
+  return static_cast<int64_t>(n);
+}
+
+Result<double> ParseDouble(std::string_view name, const std::string& v, double lo, double hi) {
+  if (v.empty() || v.size() > 32) return Invalid(name, "must be a number");
+  char* end = nullptr;
+  errno = 0;
+  double d = std::strtod(v.c_str(), &end);
+  if (errno != 0 || end != v.c_str() + v.size() || !std::isfinite(d)) {
+    return Invalid(name, "must be a number");
+  }
+  if (d < lo || d > hi) return Invalid(name, fmt::format("must be between {} and {}", lo, hi));
+  return d;
+}
+
+Result<bool> ParseBool(std::string_view name, const std::string& v) {
+  if (v == "1" || v == "true" || v == "yes" || v.empty()) return true;
+  if (v == "0" || v == "false" || v == "no") return false;
+  return Invalid(name, "must be 0, 1, true or false");
+}
+
+// YYYY-MM-DD (the whole day in UTC: its start for `from`, its end for `to`) or an ISO 8601
+// time with an offset or Z.
+Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_of_day) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, n = 0;
+  std::tm tm{};
+  if (v.size() == 10 && std::sscanf(v.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999) {
+      return Invalid(name, "is not a valid date");
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    int64_t t = timegm(&tm);
+    return end_of_day ? t + 86399 : t;
+  }
+  if (v.size() >= 20 && v.size() <= 35 &&
+      std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6 &&
+      mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 61 && y >= 1970 &&
+      y <= 9999) {
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    int64_t t = timegm(&tm);
+    std::string rest = v.substr(static_cast<size_t>(n));
+    if (!rest.empty() && rest[0] == '.') {
+      size_t k = 1;
+      while (k < rest.size() && rest[k] >= '0' && rest[k] <= '9') ++k;
+      rest = rest.substr(k);
+    }
+    if (rest == "Z") return t;
+    int oh = 0, om = 0, m = 0;
+    if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') &&
+        std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &oh, &om, &m) == 2 && m == 5 && oh < 24 &&
+        om < 60) {
+      int64_t off = oh * 3600 + om * 60;
+      return rest[0] == '+' ? t - off : t + off;
+    }
+  }
+  return Invalid(name, "must be a date (YYYY-MM-DD) or a time (ISO 8601 with an offset)");
+}
+
+Error XapianError(const Xapian::Error& e, std::string_view what) {
+  return MakeError(ErrorCode::kUnavailable, "{}: {}: {}", what, e.get_type(), e.get_msg());
+}
+
+}  // namespace
+
+Result<SearchRequest> ParseSearchRequest(const std::map<std::string, std::string>& params) {
+  SearchRequest r;
+  auto get = [&](const char* k) -> const std::string* {
+    auto it = params.find(k);
+    return it == params.end() ? nullptr : &it->second;
+  };
+  if (auto* q = get("q")) {
+    // Characters, not bytes: a 256-character Thai query is longer than 256 bytes.
+    size_t chars = 0;
+    for (unsigned char c : *q) chars += (c & 0xC0) != 0x80;
+    if (chars > kMaxQueryChars) {
+      return Invalid("q", fmt::format("is longer than {} characters", kMaxQueryChars));
+    }
+    r.q = *q;
+  }
+  if (auto* v = get("from")) {
+    TQ_ASSIGN_OR_RETURN(r.from, ParseTime("from", *v, false));
+  }
+  if (auto* v = get("to")) {
+    TQ_ASSIGN_OR_RETURN(r.to, ParseTime("to", *v, true));
+  }
+  if (r.from && r.to && *r.from > *r.to) return Invalid("from", "is after 'to'");
+  if (auto* v = get("category")) {
+    TQ_ASSIGN_OR_RETURN(r.category, ParseInt("category", *v, 1, INT64_MAX / 2));
+  }
+  constexpr int64_t kMaxPrice = 1'000'000'000'000LL;
+  if (auto* v = get("price_min")) {
+    TQ_ASSIGN_OR_RETURN(r.price_min, ParseInt("price_min", *v, 0, kMaxPrice));
+  }
+  if (auto* v = get("price_max")) {
+    TQ_ASSIGN_OR_RETURN(r.price_max, ParseInt("price_max", *v, 0, kMaxPrice));
+  }
+  if (r.price_min && r.price_max && *r.price_min > *r.price_max) {
+    return Invalid("price_min", "is above 'price_max'");
+  }
+  if (auto* v = get("available")) {
+    TQ_ASSIGN_OR_RETURN(r.available, ParseBool("available", *v));
+  }
+  if (auto* v = get("prefix")) {
+    TQ_ASSIGN_OR_RETURN(r.prefix, ParseBool("prefix", *v));
+  }
+  if (auto* v = get("near")) {
+    auto comma = v->find(',');
+    if (comma == std::string::npos) return Invalid("near", "must be lat,lon");
+    TQ_ASSIGN_OR_RETURN(r.lat, ParseDouble("near", v->substr(0, comma), -90, 90));
+    TQ_ASSIGN_OR_RETURN(r.lon, ParseDouble("near", v->substr(comma + 1), -180, 180));
+  }
+  if (auto* v = get("radius_km")) {
+    TQ_ASSIGN_OR_RETURN(r.radius_km, ParseDouble("radius_km", *v, 0.001, 20'100));
+    if (!r.lat) return Invalid("radius_km", "needs 'near'");
+  }
+  if (auto* v = get("sort")) {
+    if (*v == "relevance") {
+      r.sort = SortOrder::kRelevance;
+    } else if (*v == "date") {
+      r.sort = SortOrder::kDate;
+    } else if (*v == "price") {
+      r.sort = SortOrder::kPrice;
+    } else {
+      return Invalid("sort", "must be relevance, date or price");
+    }
+  }
+  if (auto* v = get("page")) {
+    TQ_ASSIGN_OR_RETURN(int64_t p, ParseInt("page", *v, 1, kMaxPage));
+    r.page = static_cast<int>(p);
+  }
+  if (auto* v = get("per_page")) {
+    TQ_ASSIGN_OR_RETURN(int64_t p, ParseInt("per_page", *v, 1, kMaxPerPage));
+    r.per_page = static_cast<int>(p);
+  }
+  return r;
+}
+
+ShardAddress ParseShardAddress(const std::string& s) {
+  ShardAddress a;
+  auto colon = s.rfind(':');
+  if (colon != std::string::npos && colon + 1 < s.size() && s.find('/') == std::string::npos) {
+    char* end = nullptr;
+    long port = std::strtol(s.c_str() + colon + 1, &end, 10);
+    if (*end == '\0' && port > 0 && port < 65536) {
+      a.host = s.substr(0, colon);
+      a.port = static_cast<int>(port);
+      return a;
+    }
+  }
+  a.path = s;
+  return a;
+}
+
+Result<Searcher> Searcher::Open(SearcherOptions options) {
+  Searcher s(std::move(options));
+  TQ_RETURN_IF_ERROR(s.OpenAll());
+  return s;
+}
+
+Status Searcher::OpenAll() {
+  try {
+    Xapian::Database db;
+    int64_t gen = 0;
+    if (!options_.index_dir.empty()) {
+      TQ_ASSIGN_OR_RETURN(gen, LiveGeneration(options_.index_dir));
+      const int n = gen > 0 ? CountShards(options_.index_dir, gen) : 0;
+      for (int i = 0; i < n; ++i) {
+        db.add_database(Xapian::Database(ShardPath(options_.index_dir, gen, i)));
+      }
+    }
+    for (const auto& r : options_.remote) {
+      const auto ms = static_cast<unsigned>(options_.remote_timeout.count());
+      db.add_database(Xapian::Remote::open(r.host, static_cast<unsigned>(r.port), ms, ms));
+    }
+    if (db.size() == 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "the search index in '{}' does not exist yet (is the indexer running?)",
+                       options_.index_dir);
+    }
+    db_ = std::move(db);
+    generation_ = gen;
+    last_reopen_ = std::chrono::steady_clock::now();
+  } catch (const Xapian::Error& e) {
+    return XapianError(e, "cannot open the search index");
+  }
+  return Ok();
+}
+
+Status Searcher::Refresh() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_reopen_ < options_.reopen_interval) return Ok();
+  last_reopen_ = now;
+  if (!options_.index_dir.empty()) {
+    auto gen = LiveGeneration(options_.index_dir);
+    if (gen.ok() && *gen != generation_) return OpenAll();
+  }
+  try {
+    db_.reopen();
+  } catch (const Xapian::Error&) {
+    return OpenAll();
+  }
+  return Ok();
+}
+
+bool Searcher::HasMatches(const std::string& term, const SearchRequest& req) {
+  Xapian::Enquire enquire(db_);
+  enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, Xapian::Query(term),
+                                  Xapian::Query(SiteLangTerm(req.site, req.lang))));
+  enquire.set_weighting_scheme(Xapian::BoolWeight());
+  return !enquire.get_mset(0, 1).empty();
+}
+
+std::string Searcher::Suggest(const std::string& normalized, const SearchRequest& req) {
+  // The spelling dictionary is shared by every language of a shard, so a suggestion is
+  // only made for a word with no match in this site language, and only kept when the
+  // suggested word has matches there.
+  std::string out, word;
+  bool changed = false;
+  auto flush = [&]() {
+    if (word.empty()) return;
+    std::string use = word;
+    try {
+      if (word.size() >= 3 && !HasMatches(word, req)) {
+        std::string s = db_.get_spelling_suggestion(word, 2);
+        if (!s.empty() && HasMatches(s, req)) {
+          use = s;
+          changed = true;
+        }
+      }
+    } catch (const Xapian::Error&) {
+      // Remote shards serve no spelling data: no suggestion.
+    }
+    out += use;
+    word.clear();
+  };
+  for (char ch : normalized) {
+    const bool syntax = ch == ' ' || ch == '"' || ch == '*' || ch == '+' || ch == '-' ||
+                        ch == '(' || ch == ')' || ch == '\t';
+    if (syntax) {
+      flush();
+      out += ch;
+    } else {
+      word += ch;
+    }
+  }
+  flush();
+  return changed ? out : std::string();
+}
+
+uint64_t Searcher::DocCount() {
+  (void)Refresh();
+  try {
+    return db_.get_doccount();
+  } catch (const Xapian::Error&) {
+    return 0;
+  }
+}
+
+Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
+  TQ_RETURN_IF_ERROR(Refresh());
+  const Analyzer& analyzer = Analyzer::For(req.lang);
+  SearchResult out;
+  // Twice at most: a database modified under a long query is reopened and asked again.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      Xapian::Query text = Xapian::Query::MatchAll;
+      std::string normalized = analyzer.Normalize(req.q);
+      bool blank = normalized.find_first_not_of(" \t\r\n") == std::string::npos;
+      if (!blank) {
+        Xapian::QueryParser qp;
+        qp.set_database(db_);
+        qp.set_stemmer(analyzer.Stem());
+        qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+        qp.set_default_op(Xapian::Query::OP_AND);
+        unsigned flags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_LOVEHATE |
+                         Xapian::QueryParser::FLAG_CJK_NGRAM;
+        if (req.prefix) flags |= Xapian::QueryParser::FLAG_PARTIAL;
+        try {
+          text = qp.parse_query(normalized, flags);
+        } catch (const Xapian::QueryParserError&) {
+          // Syntax the parser cannot read (unbalanced quotes...): plain words.
+          text = qp.parse_query(normalized, Xapian::QueryParser::FLAG_CJK_NGRAM);
+        }
+        if (text.empty()) return out;  // only punctuation or stopwords: nothing to find
+      }
+      std::vector<Xapian::Query> filters;
+      filters.emplace_back(SiteLangTerm(req.site, req.lang));
+      const int64_t lo = std::max(req.from.value_or(0), now + 1);
+      const std::string lo_s = Xapian::sortable_serialise(static_cast<double>(lo));
+      if (req.to) {
+        if (*req.to < lo) return out;
+        filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, kDate, lo_s,
+                             Xapian::sortable_serialise(static_cast<double>(*req.to)));
+      } else {
+        filters.emplace_back(Xapian::Query::OP_VALUE_GE, kDate, lo_s);
+      }
+      if (req.category) filters.emplace_back(CategoryTerm(*req.category));
+      if (req.available) filters.emplace_back(std::string(kAvailableTerm));
+      if (req.price_min || req.price_max) {
+        filters.emplace_back(
+            Xapian::Query::OP_VALUE_RANGE, kPrice,
+            Xapian::sortable_serialise(static_cast<double>(req.price_min.value_or(0))),
+            Xapian::sortable_serialise(static_cast<double>(req.price_max.value_or(INT64_MAX / 4))));
+      }
+      if (req.lat && req.lon) {
+        // Great-circle distance from the point; documents beyond the radius do not match.
+        auto* source = new Xapian::LatLongDistancePostingSource(
+            kLatLong, Xapian::LatLongCoords(Xapian::LatLongCoord(*req.lat, *req.lon)),
+            req.radius_km * 1000.0);
+        filters.emplace_back(source->release());
+      }
+      Xapian::Query filter(Xapian::Query::OP_AND, filters.begin(), filters.end());
+      Xapian::Query query(Xapian::Query::OP_FILTER, text, filter);
+
+      Xapian::Enquire enquire(db_);
+      enquire.set_query(query);
+      SortOrder sort = req.sort.value_or(blank ? SortOrder::kDate : SortOrder::kRelevance);
+      if (sort == SortOrder::kRelevance && blank) sort = SortOrder::kDate;
+      switch (sort) {
+        case SortOrder::kRelevance:
+          enquire.set_sort_by_relevance_then_value(kDate, false);
+          break;
+        case SortOrder::kDate:
+          enquire.set_sort_by_value_then_relevance(kDate, false);
+          break;
+        case SortOrder::kPrice:
+          enquire.set_sort_by_value_then_relevance(kPriceSort, false);
+          break;
+      }
+      Xapian::ValueCountMatchSpy categories(kCategory), months(kMonth);
+      enquire.add_matchspy(&categories);
+      enquire.add_matchspy(&months);
+      const Xapian::doccount offset =
+          static_cast<Xapian::doccount>(req.page - 1) * static_cast<Xapian::doccount>(req.per_page);
+      // Every match is counted, so the total and the facets are exact.
+      Xapian::MSet mset =
+          enquire.get_mset(offset, static_cast<Xapian::doccount>(req.per_page), db_.get_doccount());
+      out.total = mset.get_matches_estimated();
+      if (out.total == 0 && !blank) out.corrected_query = Suggest(normalized, req);
+      for (auto it = mset.begin(); it != mset.end(); ++it) {
+        Xapian::Document doc = it.get_document();
+        SearchHit hit;
+        auto t = doc.termlist_begin();
+        t.skip_to("XE");
+        if (t != doc.termlist_end() && (*t).rfind("XE", 0) == 0) {
+          hit.id = std::strtoll((*t).c_str() + 2, nullptr, 10);
+        }
+        hit.score = sort == SortOrder::kRelevance ? it.get_percent() : 0;
+        hit.data = doc.get_data();
+        out.items.push_back(std::move(hit));
+      }
+      for (auto it = categories.values_begin(); it != categories.values_end(); ++it) {
+        const std::string v = *it;
+        auto bar = v.find('|');
+        out.categories.push_back({v.substr(0, bar),
+                                  bar == std::string::npos ? "" : v.substr(bar + 1),
+                                  static_cast<int64_t>(it.get_termfreq())});
+      }
+      std::stable_sort(out.categories.begin(), out.categories.end(),
+                       [](const FacetCount& a, const FacetCount& b) {
+                         if (a.count != b.count) return a.count > b.count;
+                         return std::strtoll(a.key.c_str(), nullptr, 10) <
+                                std::strtoll(b.key.c_str(), nullptr, 10);
+                       });
+      for (auto it = months.values_begin(); it != months.values_end(); ++it) {
+        out.months.push_back({*it, "", static_cast<int64_t>(it.get_termfreq())});
+      }
+      return out;
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      if (attempt > 0) return XapianError(e, "the search index changed under the query");
+      TQ_RETURN_IF_ERROR(OpenAll());
+      out = SearchResult{};
+    } catch (const Xapian::NetworkError& e) {
+      if (attempt > 0) return XapianError(e, "a remote index shard does not answer");
+      TQ_RETURN_IF_ERROR(OpenAll());
+      out = SearchResult{};
+    } catch (const Xapian::Error& e) {
+      return XapianError(e, "search failed");
+    }
+  }
+}
+
+}  // namespace taquilla::search
