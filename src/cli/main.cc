@@ -176,8 +176,8 @@ int main(int argc, char** argv) {
   KeyFlag(search_cmd, flags, "--data-dir", "stack.data_dir", "Find Redis and the index here");
   KeyFlag(search_cmd, flags, "--redis-url", "redis.master_url", "Redis URL (for the site list)");
   KeyFlag(search_cmd, flags, "--index-dir", "search.dir", "Index directory");
-  KeyFlag(search_cmd, flags, "--remote", "search.remote",
-          "Remote shards, host:port of xapian-tcpsrv, comma-separated");
+  KeyFlag(search_cmd, flags, "--read-shards", "search.read_shards",
+          "Shards to read: directories and host:port of xapian-tcpsrv, comma-separated");
   search_cmd->add_option("--site", sc.site, "Site code (es, mx, de ...)")->required();
   search_cmd->add_option("--lang", sc.lang, "Language (default: the site's)");
   search_cmd->add_option("query", sc.query, "Free text (may be empty)");

@@ -230,14 +230,14 @@ const std::vector<ConfigOption>& ConfigOptions() {
                        "changing it takes a `taquilla reindex`",
                        1, 256, [](Config& c) { return &c.search.shards; }));
     o.push_back(StringOpt(
-        "search.remote",
-        "Remote index shards searchers add to the local ones: host:port of xapian-tcpsrv, "
-        "comma-separated",
-        [](Config& c) { return &c.search.remote; },
+        "search.read_shards",
+        "Index shards searchers read, comma-separated: database directories and host:port of "
+        "xapian-tcpsrv servers; empty means every shard of search.dir",
+        [](Config& c) { return &c.search.read_shards; },
         [](const std::string& v) -> Status {
-          if (v.find_first_of(" \t\r\n/") != std::string::npos) {
+          if (v.find_first_of(" \t\r\n") != std::string::npos) {
             return MakeError(ErrorCode::kInvalidArgument,
-                             "'{}' is not a comma-separated list of host:port", v);
+                             "'{}' is not a comma-separated list of paths and host:port", v);
           }
           return Ok();
         }));

@@ -60,10 +60,10 @@ struct Config {
     std::string queues = "search";
   } sync;
   struct Search {
-    std::string dir;     // the index; empty: <data_dir>/index
-    int shards = 1;      // index shards the indexer writes (event id modulo shards)
-    std::string remote;  // host:port of remote shards (xapian-tcpsrv) searchers add
-    std::string listen;  // host:port of the indexer's /metrics; empty: port_base + 3
+    std::string dir;          // the index; empty: <data_dir>/index
+    int shards = 1;           // index shards the indexer writes (event id modulo shards)
+    std::string read_shards;  // what searchers read; empty: every shard in dir
+    std::string listen;       // host:port of the indexer's /metrics; empty: port_base + 3
     int batch = 500;
     std::string fsync = "true";
     int purge_seconds = 60;

@@ -24,9 +24,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::vector<ShardAddress> RemoteShards(const Config& config) {
+std::vector<ShardAddress> ReadShards(const Config& config) {
   std::vector<ShardAddress> out;
-  std::stringstream ss(config.search.remote);
+  std::stringstream ss(config.search.read_shards);
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (!item.empty()) out.push_back(ParseShardAddress(item));
@@ -179,7 +179,7 @@ int RunSearch(const Config& config, const SearchCommand& cmd) {
   request->lang = lang;
   SearcherOptions so;
   so.index_dir = IndexDirOf(config);
-  so.remote = RemoteShards(config);
+  so.shards = ReadShards(config);
   auto searcher = Searcher::Open(so);
   if (!searcher.ok()) return fail(searcher.error(), 1);
   auto result = searcher->Search(*request, NowEpoch());

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 
 #include "search/analyzer.h"
 #include "search/document.h"
@@ -197,18 +198,30 @@ Result<Searcher> Searcher::Open(SearcherOptions options) {
 
 Status Searcher::OpenAll() {
   try {
-    Xapian::Database db;
-    int64_t gen = 0;
-    if (!options_.index_dir.empty()) {
-      TQ_ASSIGN_OR_RETURN(gen, LiveGeneration(options_.index_dir));
+    std::vector<ShardAddress> shards = options_.shards;
+    if (shards.empty() && !options_.index_dir.empty()) {
+      TQ_ASSIGN_OR_RETURN(int64_t gen, LiveGeneration(options_.index_dir));
       const int n = gen > 0 ? CountShards(options_.index_dir, gen) : 0;
-      for (int i = 0; i < n; ++i) {
-        db.add_database(Xapian::Database(ShardPath(options_.index_dir, gen, i)));
-      }
+      for (int i = 0; i < n; ++i) shards.push_back({LiveShardPath(options_.index_dir, i), "", 0});
     }
-    for (const auto& r : options_.remote) {
-      const auto ms = static_cast<unsigned>(options_.remote_timeout.count());
-      db.add_database(Xapian::Remote::open(r.host, static_cast<unsigned>(r.port), ms, ms));
+    Xapian::Database db;
+    std::vector<std::string> resolved;
+    bool remote = false;
+    for (const auto& s : shards) {
+      if (s.path.empty()) {
+        const auto ms = static_cast<unsigned>(options_.remote_timeout.count());
+        db.add_database(Xapian::Remote::open(s.host, static_cast<unsigned>(s.port), ms, ms));
+        remote = true;
+      } else {
+        std::error_code ec;
+        std::string real = std::filesystem::canonical(s.path, ec).string();
+        if (ec) {
+          return MakeError(ErrorCode::kUnavailable, "index shard '{}' cannot be opened: {}", s.path,
+                           ec.message());
+        }
+        db.add_database(Xapian::Database(real));
+        resolved.push_back(std::move(real));
+      }
     }
     if (db.size() == 0) {
       return MakeError(ErrorCode::kUnavailable,
@@ -216,7 +229,8 @@ Status Searcher::OpenAll() {
                        options_.index_dir);
     }
     db_ = std::move(db);
-    generation_ = gen;
+    resolved_ = std::move(resolved);
+    has_remote_ = remote;
     last_reopen_ = std::chrono::steady_clock::now();
   } catch (const Xapian::Error& e) {
     return XapianError(e, "cannot open the search index");
@@ -228,9 +242,20 @@ Status Searcher::Refresh() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_reopen_ < options_.reopen_interval) return Ok();
   last_reopen_ = now;
-  if (!options_.index_dir.empty()) {
-    auto gen = LiveGeneration(options_.index_dir);
-    if (gen.ok() && *gen != generation_) return OpenAll();
+  // A local shard whose path now resolves elsewhere was swapped by a reindex.
+  size_t k = 0;
+  for (const auto& s : options_.shards) {
+    if (s.path.empty()) continue;
+    std::error_code ec;
+    if (k >= resolved_.size() || std::filesystem::canonical(s.path, ec).string() != resolved_[k]) {
+      return OpenAll();
+    }
+    ++k;
+  }
+  if (options_.shards.empty() && !options_.index_dir.empty()) {
+    std::error_code ec;
+    auto live = std::filesystem::canonical(LiveShardPath(options_.index_dir, 0), ec);
+    if (ec || resolved_.empty() || live.string() != resolved_[0]) return OpenAll();
   }
   try {
     db_.reopen();

@@ -1,10 +1,12 @@
 // Searcher: answers search requests over one combined Xapian database made of local shards
-// (paths, normally {index}/current/shard-{i}) and remote shards served by xapian-tcpsrv
-// (host:port). Read servers own one per thread; `taquilla search` uses one.
+// (database directories, by default every shard of the local index's live generation) and
+// remote shards served by xapian-tcpsrv (host:port). Read servers own one per thread;
+// `taquilla search` uses one.
 //
 // Freshness: before a query, at most every `reopen_interval`, the Searcher reopens its
 // databases (Xapian's reopen: a cheap check when nothing changed), and opens them afresh
-// when the local index's live generation moved (a reindex swapped it) or a reopen failed.
+// when a local shard's path resolves to another directory (a reindex swapped the
+// generation) or a reopen failed.
 //
 // ParseSearchRequest validates the API's query parameters (API.md's search endpoint plus
 // the price, availability, sort and prefix filters): a parameter out of range is a
@@ -83,8 +85,9 @@ struct ShardAddress {
 ShardAddress ParseShardAddress(const std::string& s);
 
 struct SearcherOptions {
-  std::string index_dir;             // local shards: every shard of the live generation
-  std::vector<ShardAddress> remote;  // plus these
+  // The shards to read. Empty: every shard of the live generation in `index_dir`.
+  std::vector<ShardAddress> shards;
+  std::string index_dir;
   std::chrono::milliseconds reopen_interval{200};
   std::chrono::milliseconds remote_timeout{2000};
 };
@@ -107,7 +110,8 @@ class Searcher {
 
   SearcherOptions options_;
   Xapian::Database db_;
-  int64_t generation_ = 0;
+  std::vector<std::string> resolved_;  // realpath of each local shard when opened
+  bool has_remote_ = false;
   std::chrono::steady_clock::time_point last_reopen_{};
 };
 
