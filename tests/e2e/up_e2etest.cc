@@ -180,9 +180,17 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
       "SELECT pg_drop_replication_slot('probe_wal2json')");
   EXPECT_TRUE(slot.ok()) << slot.error().message;
 
-  // sync streams from its slot into the master; verify and the queue tools find the stack.
+  // sync streams from its slot into the master and the indexer follows its queue; verify
+  // (projections and index) and the queue tools find the stack.
   EXPECT_EQ(e.at("sync_metrics").as_string(),
             fmt::format("http://127.0.0.1:{}/metrics", up_.base + 2));
+  EXPECT_EQ(e.at("indexer_metrics").as_string(),
+            fmt::format("http://127.0.0.1:{}/metrics", up_.base + 3));
+  {
+    taquilla::testing::HttpClient indexer("127.0.0.1", up_.base + 3);
+    EXPECT_NE(indexer.Get("/metrics").body.find("taquilla_indexer_generation 1"),
+              std::string::npos);
+  }
   {
     taquilla::testing::HttpClient metrics("127.0.0.1", up_.base + 2);
     ASSERT_TRUE(Eventually(
@@ -193,10 +201,13 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
         60s));
     auto cats = conn->Exec("INSERT INTO languages (code, name) VALUES ('eu', 'Euskara')");
     ASSERT_TRUE(cats.ok()) << cats.error().message;
-    auto verify = RunCapture({Bin(), "verify", "--data-dir", up_.dir, "--wait-ms", "30000"});
+    auto verify =
+        RunCapture({Bin(), "verify", "--data-dir", up_.dir, "--wait-ms", "30000", "--index"});
     ASSERT_TRUE(verify.ok());
     EXPECT_EQ(verify->status, 0) << verify->output;
     EXPECT_NE(verify->output.find("no differences"), std::string::npos) << verify->output;
+    EXPECT_NE(verify->output.find("search documents expected"), std::string::npos)
+        << verify->output;
     auto stats = RunCapture({Bin(), "queue", "stats", "--data-dir", up_.dir});
     ASSERT_TRUE(stats.ok());
     EXPECT_EQ(stats->status, 0) << stats->output;
@@ -235,12 +246,12 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
   EXPECT_TRUE(fs::exists(up_.dir + "/logs/redis-master.log"));
 
   // SIGINT stops everything: no process left, no port held.
-  std::vector<pid_t> children = {up_.ServicePid("postgres"), up_.ServicePid("redis-master"),
+  std::vector<pid_t> children = {up_.ServicePid("postgres"),        up_.ServicePid("redis-master"),
                                  up_.ServicePid("redis-replica-0"), up_.ServicePid("sync"),
-                                 up_.ServicePid("secure")};
+                                 up_.ServicePid("indexer"),         up_.ServicePid("secure")};
   EXPECT_EQ(up_.Stop(), 0);
   for (pid_t c : children) EXPECT_FALSE(ProcessAlive(c)) << c;
-  for (int off : {1, 2, 20, 21, 22}) EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
+  for (int off : {1, 2, 3, 20, 21, 22}) EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
   EXPECT_TRUE(Eventually([&] { return NoProcessMentions(up_.dir); }, 10s));
   EXPECT_FALSE(fs::exists(up_.dir + "/endpoints.json"));
 }
@@ -282,9 +293,9 @@ TEST_F(UpTest, KilledSupervisorTakesItsChildrenWithIt) {
   up_.Start();
   ASSERT_TRUE(Eventually([&] { return up_.Ready() || TryReap(up_.pid); }, 120s));
   ASSERT_TRUE(up_.Ready()) << up_.Log();
-  std::vector<pid_t> children = {up_.ServicePid("postgres"), up_.ServicePid("redis-master"),
+  std::vector<pid_t> children = {up_.ServicePid("postgres"),        up_.ServicePid("redis-master"),
                                  up_.ServicePid("redis-replica-0"), up_.ServicePid("sync"),
-                                 up_.ServicePid("secure")};
+                                 up_.ServicePid("indexer"),         up_.ServicePid("secure")};
   kill(up_.pid, SIGKILL);
   Eventually([&] { return TryReap(up_.pid).has_value(); }, 10s);
   up_.pid = 0;
