@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace taquilla::search {
 namespace {
@@ -40,8 +41,38 @@ icu::BreakIterator* WordBreaker() {
   return it.get();
 }
 
-// Inserts a space at every word boundary inside runs of the scripts above.
-icu::UnicodeString BreakWords(const icu::UnicodeString& in) {
+// A per-thread grapheme-cluster BreakIterator (a Thai consonant with its vowel and tone
+// marks is one cluster).
+icu::BreakIterator* ClusterBreaker() {
+  thread_local std::unique_ptr<icu::BreakIterator> it = [] {
+    UErrorCode err = U_ZERO_ERROR;
+    std::unique_ptr<icu::BreakIterator> b(
+        icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), err));
+    return U_SUCCESS(err) ? std::move(b) : nullptr;
+  }();
+  return it.get();
+}
+
+// The overlapping pairs of grapheme clusters of `run`, separated by spaces ("" when the
+// run is a single cluster).
+icu::UnicodeString ClusterBigrams(const icu::UnicodeString& run) {
+  icu::BreakIterator* ci = ClusterBreaker();
+  icu::UnicodeString out;
+  if (ci == nullptr) return out;
+  std::vector<int32_t> bounds;
+  ci->setText(run);
+  for (int32_t b = ci->first(); b != icu::BreakIterator::DONE; b = ci->next()) bounds.push_back(b);
+  for (size_t k = 0; k + 2 < bounds.size(); ++k) {
+    if (k > 0) out.append(static_cast<UChar>(' '));
+    out.append(run, bounds[k], bounds[k + 2] - bounds[k]);
+  }
+  return out;
+}
+
+// Inside runs of the scripts above: for documents, the run's dictionary words (ICU's
+// BreakIterator) followed by its cluster bigrams; for queries, the cluster bigrams as a
+// phrase, so any substring of a document's run is found, whatever the dictionary made of it.
+icu::UnicodeString BreakWords(const icu::UnicodeString& in, Analyzer::Purpose purpose) {
   bool any = false;
   for (int32_t i = 0; i < in.length() && !any;) {
     UChar32 c = in.char32At(i);
@@ -68,11 +99,27 @@ icu::UnicodeString BreakWords(const icu::UnicodeString& in) {
       end += U16_LENGTH(d);
     }
     icu::UnicodeString run(in, i, end - i);
-    bi->setText(run);
-    int32_t prev = bi->first();
-    for (int32_t b = bi->next(); b != icu::BreakIterator::DONE; prev = b, b = bi->next()) {
-      if (prev > 0) out.append(static_cast<UChar>(' '));
-      out.append(run, prev, b - prev);
+    icu::UnicodeString bigrams = ClusterBigrams(run);
+    if (purpose == Analyzer::Purpose::kDocument) {
+      bi->setText(run);
+      int32_t prev = bi->first();
+      for (int32_t b = bi->next(); b != icu::BreakIterator::DONE; prev = b, b = bi->next()) {
+        if (prev > 0) out.append(static_cast<UChar>(' '));
+        out.append(run, prev, b - prev);
+      }
+      if (!bigrams.isEmpty()) out.append(static_cast<UChar>(' ')).append(bigrams);
+    } else if (bigrams.isEmpty()) {
+      out.append(run);  // a single cluster
+    } else {
+      // A phrase of its bigrams, unless the user's own quotes already make one.
+      int32_t quotes = 0;
+      for (int32_t k = 0; k < out.length(); ++k) quotes += out[k] == u'"';
+      const bool quoted = quotes % 2 == 1;
+      out.append(static_cast<UChar>(' '));
+      if (!quoted) out.append(static_cast<UChar>('"'));
+      out.append(bigrams);
+      if (!quoted) out.append(static_cast<UChar>('"'));
+      out.append(static_cast<UChar>(' '));
     }
     i = end;
   }
@@ -108,7 +155,7 @@ Analyzer::Analyzer(std::string lang) : lang_(std::move(lang)) {
   }
 }
 
-std::string Analyzer::Normalize(std::string_view text) const {
+std::string Analyzer::Normalize(std::string_view text, Purpose purpose) const {
   UErrorCode err = U_ZERO_ERROR;
   icu::UnicodeString s = icu::UnicodeString::fromUTF8(
       icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
@@ -139,7 +186,7 @@ std::string Analyzer::Normalize(std::string_view text) const {
   icu::UnicodeString composed = nfc->normalize(stripped, err);
   if (U_FAILURE(err)) return std::string(text);
   std::string out;
-  BreakWords(composed).toUTF8String(out);
+  BreakWords(composed, purpose).toUTF8String(out);
   return out;
 }
 

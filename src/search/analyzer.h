@@ -8,9 +8,11 @@
 //      and Cyrillic "ё" folds to "е"; marks that are part of a letter elsewhere (Thai vowels,
 //      Devanagari signs, Japanese dakuten) stay.
 //   3. Word breaking: runs of Thai, Lao, Khmer and Burmese, written without spaces, are split
-//      into words by ICU's dictionary-based BreakIterator. Chinese and Japanese are indexed
-//      and queried as overlapping character n-grams (Xapian's CJK n-grams), so any
-//      substring of a title is found whatever a dictionary would have segmented.
+//      into words by ICU's dictionary-based BreakIterator, and also indexed as overlapping
+//      pairs of grapheme clusters; a query searches its run's pairs as a phrase, so any
+//      substring is found even where the dictionary split a title otherwise (it does not
+//      know every name). Chinese and Japanese are indexed and queried as overlapping
+//      character n-grams (Xapian's CJK n-grams), for the same reason.
 //   4. Stemming by the language's Snowball stemmer where Xapian has one (Stem()); the
 //      TermGenerator and the QueryParser apply it to the normalized words.
 //
@@ -40,9 +42,10 @@ class Analyzer {
   bool has_stemmer() const { return has_stemmer_; }
   const std::string& stemmer_name() const { return stemmer_name_; }
 
+  enum class Purpose { kDocument, kQuery };
   // Steps 1-3 on UTF-8 text (invalid UTF-8 is replaced, never an error). Characters that
   // are query syntax (quotes, '*', '-') pass through.
-  std::string Normalize(std::string_view text) const;
+  std::string Normalize(std::string_view text, Purpose purpose = Purpose::kDocument) const;
 
   // Flags for Xapian::TermGenerator and Xapian::QueryParser (CJK n-grams).
   static constexpr unsigned kTermGeneratorFlags = Xapian::TermGenerator::FLAG_CJK_NGRAM;

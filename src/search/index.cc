@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -37,6 +38,37 @@ std::set<int64_t> GenerationsOnDisk(const std::string& dir) {
     }
   }
   return out;
+}
+
+// Adds the words of an event's title to the spelling dictionary of `db`.
+void LearnSpelling(Xapian::TermGenerator& speller, Xapian::WritableDatabase& db,
+                   std::string_view lang, std::string_view title) {
+  Xapian::Document scratch;
+  speller.set_database(db);
+  speller.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
+  speller.set_stemmer(Xapian::Stem());
+  speller.set_document(scratch);
+  speller.index_text(Analyzer::For(lang).Normalize(title));
+}
+
+// The language (from its XS{site}:{lang} term) and the title (from its data) of a document.
+std::pair<std::string, std::string> LanguageAndTitle(const Xapian::Document& doc) {
+  std::string lang, title;
+  auto t = doc.termlist_begin();
+  t.skip_to("XS");
+  if (t != doc.termlist_end() && (*t).rfind("XS", 0) == 0) {
+    const std::string term = *t;
+    lang = term.substr(term.find(':') + 1);
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(doc.get_data(), ec);
+  if (!ec && v.is_object()) {
+    const boost::json::value* c = v.as_object().if_contains("c");
+    const boost::json::value* tv =
+        c != nullptr && c->is_object() ? c->as_object().if_contains("title") : nullptr;
+    if (tv != nullptr && tv->is_string()) title = tv->as_string();
+  }
+  return {lang, title};
 }
 
 }  // namespace
@@ -176,13 +208,7 @@ Status IndexWriter::Replace(std::span<const int64_t> ids, std::span<const EventD
       db.add_document(ToXapian(d, generator_));
       if (!existed.count(UniqueTerm(d.site, d.lang, d.id))) {
         // Spelling suggestions learn each title once, when its document first appears.
-        const Analyzer& a = Analyzer::For(d.lang);
-        Xapian::Document scratch;
-        speller_.set_database(db);
-        speller_.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
-        speller_.set_stemmer(Xapian::Stem());
-        speller_.set_document(scratch);
-        speller_.index_text(a.Normalize(d.title));
+        LearnSpelling(speller_, db, d.lang, d.title);
       }
     }
   } catch (const Xapian::Error& e) {
@@ -196,12 +222,7 @@ Status IndexWriter::Add(std::span<const EventDoc> docs) {
     for (const auto& d : docs) {
       auto& db = ShardOf(d.id);
       db.add_document(ToXapian(d, generator_));
-      Xapian::Document scratch;
-      speller_.set_database(db);
-      speller_.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
-      speller_.set_stemmer(Xapian::Stem());
-      speller_.set_document(scratch);
-      speller_.index_text(Analyzer::For(d.lang).Normalize(d.title));
+      LearnSpelling(speller_, db, d.lang, d.title);
     }
   } catch (const Xapian::Error& e) {
     return XapianError(e, "cannot add to the index");
@@ -233,7 +254,11 @@ Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t f
         t.skip_to("XE");
         if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
         int64_t id = std::stoll((*t).substr(2));
-        ShardOf(id).add_document(doc);
+        auto& db = ShardOf(id);
+        db.add_document(doc);
+        // The spelling dictionary is not part of the documents: learn their titles again.
+        auto [doc_lang, title] = LanguageAndTitle(doc);
+        if (!title.empty()) LearnSpelling(speller_, db, doc_lang, title);
         ++copied;
       }
     }

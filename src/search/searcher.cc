@@ -51,13 +51,30 @@ Result<bool> ParseBool(std::string_view name, const std::string& v) {
   return Invalid(name, "must be 0, 1, true or false");
 }
 
+// Whether `v` starts with `pattern`, where 'd' stands for a digit.
+bool Shaped(std::string_view v, std::string_view pattern) {
+  if (v.size() < pattern.size()) return false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == 'd' ? (v[i] < '0' || v[i] > '9') : v[i] != pattern[i]) return false;
+  }
+  return true;
+}
+
+// Whether day `d` exists in month `mo` (1-12) of year `y`.
+bool DayExists(int y, int mo, int d) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d >= 1 && d <= kDays[mo - 1] + (mo == 2 && leap ? 1 : 0);
+}
+
 // YYYY-MM-DD (the whole day in UTC: its start for `from`, its end for `to`) or an ISO 8601
 // time with an offset or Z.
 Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_of_day) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, n = 0;
   std::tm tm{};
-  if (v.size() == 10 && std::sscanf(v.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999) {
+  if (v.size() == 10 && Shaped(v, "dddd-dd-dd") &&
+      std::sscanf(v.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
+    if (mo < 1 || mo > 12 || !DayExists(y, mo, d) || y < 1970 || y > 9999) {
       return Invalid(name, "is not a valid date");
     }
     tm.tm_year = y - 1900;
@@ -66,9 +83,9 @@ Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_
     int64_t t = timegm(&tm);
     return end_of_day ? t + 86399 : t;
   }
-  if (v.size() >= 20 && v.size() <= 35 &&
+  if (v.size() >= 20 && v.size() <= 35 && Shaped(v, "dddd-dd-ddTdd:dd:dd") &&
       std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6 &&
-      mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 61 && y >= 1970 &&
+      mo >= 1 && mo <= 12 && DayExists(y, mo, d) && h < 24 && mi < 60 && s < 61 && y >= 1970 &&
       y <= 9999) {
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -85,7 +102,7 @@ Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_
     }
     if (rest == "Z") return t;
     int oh = 0, om = 0, m = 0;
-    if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') &&
+    if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && Shaped(rest.substr(1), "dd:dd") &&
         std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &oh, &om, &m) == 2 && m == 5 && oh < 24 &&
         om < 60) {
       int64_t off = oh * 3600 + om * 60;
@@ -277,13 +294,16 @@ std::string Searcher::Suggest(const std::string& normalized, const SearchRequest
   // The spelling dictionary is shared by every language of a shard, so a suggestion is
   // only made for a word with no match in this site language, and only kept when the
   // suggested word has matches there.
+  const Analyzer& analyzer = Analyzer::For(req.lang);
   std::string out, word;
   bool changed = false;
   auto flush = [&]() {
     if (word.empty()) return;
     std::string use = word;
     try {
-      if (word.size() >= 3 && !HasMatches(word, req)) {
+      // A word matches as typed or through its stem (the query parser searches the stem).
+      if (word.size() >= 3 && !HasMatches(word, req) &&
+          !(analyzer.has_stemmer() && HasMatches("Z" + analyzer.Stem()(word), req))) {
         std::string s = db_.get_spelling_suggestion(word, 2);
         if (!s.empty() && HasMatches(s, req)) {
           use = s;
@@ -327,7 +347,7 @@ Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
   for (int attempt = 0;; ++attempt) {
     try {
       Xapian::Query text = Xapian::Query::MatchAll;
-      std::string normalized = analyzer.Normalize(req.q);
+      std::string normalized = analyzer.Normalize(req.q, Analyzer::Purpose::kQuery);
       bool blank = normalized.find_first_not_of(" \t\r\n") == std::string::npos;
       if (!blank) {
         Xapian::QueryParser qp;
