@@ -238,28 +238,38 @@ Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t f
     const int old_shards = CountShards(dir, from);
     for (int s = 0; s < old_shards; ++s) {
       Xapian::Database old(ShardPath(dir, from, s));
-      std::set<Xapian::docid> skip;
-      const std::string suffix = ":" + lang;
-      for (auto t = old.allterms_begin("XS"); t != old.allterms_end("XS"); ++t) {
-        const std::string term = *t;
-        if (term.size() > suffix.size() &&
-            term.compare(term.size() - suffix.size(), suffix.size(), suffix) == 0) {
-          for (auto p = old.postlist_begin(term); p != old.postlist_end(term); ++p) skip.insert(*p);
+      // The indexer keeps committing to the generation being copied, and a reader's
+      // revision is discarded two commits later: reopen and go on from the next document.
+      // A document the indexer rewrites meanwhile is copied under its unique term (no
+      // duplicate), and its event is queued again after the swap (see indexer.h).
+      Xapian::docid next = 1;
+      for (int reopened = 0;; ++reopened) {
+        try {
+          auto p = old.postlist_begin("");
+          if (next > 1) p.skip_to(next);
+          for (; p != old.postlist_end(""); next = *p + 1, ++p) {
+            next = *p;  // not done until the loop moves on
+            Xapian::Document doc = old.get_document(*p);
+            auto [doc_lang, title] = LanguageAndTitle(doc);
+            if (doc_lang == lang) continue;
+            auto t = doc.termlist_begin();
+            t.skip_to("Q");
+            if (t == doc.termlist_end() || (*t)[0] != 'Q') continue;
+            const std::string unique = *t;
+            t.skip_to("XE");
+            if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
+            const int64_t id = std::stoll((*t).substr(2));
+            auto& db = ShardOf(id);
+            db.replace_document(unique, doc);
+            // The spelling dictionary is not part of the documents: learn their titles again.
+            if (!title.empty()) LearnSpelling(speller_, db, doc_lang, title);
+            ++copied;
+          }
+          break;
+        } catch (const Xapian::DatabaseModifiedError&) {
+          if (reopened >= 10'000) throw;
+          old.reopen();
         }
-      }
-      for (auto p = old.postlist_begin(""); p != old.postlist_end(""); ++p) {
-        if (skip.count(*p)) continue;
-        Xapian::Document doc = old.get_document(*p);
-        auto t = doc.termlist_begin();
-        t.skip_to("XE");
-        if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
-        int64_t id = std::stoll((*t).substr(2));
-        auto& db = ShardOf(id);
-        db.add_document(doc);
-        // The spelling dictionary is not part of the documents: learn their titles again.
-        auto [doc_lang, title] = LanguageAndTitle(doc);
-        if (!title.empty()) LearnSpelling(speller_, db, doc_lang, title);
-        ++copied;
       }
     }
   } catch (const Xapian::Error& e) {

@@ -390,41 +390,54 @@ Result<IndexVerifyReport> VerifyIndex(const IndexerOptions& o, std::ostream& out
     for (const auto& d : docs) expected[UniqueTerm(d.site, d.lang, d.id)] = d.signature;
   }
   IndexVerifyReport report;
-  report.expected = expected.size();
-  auto note = [&](const std::string& line) {
-    if (++report.differences <= 20) out << line << "\n";
-  };
-  try {
-    TQ_ASSIGN_OR_RETURN(int64_t live, LiveGeneration(o.index_dir));
-    Xapian::Database db;
-    for (int s = 0; live > 0 && s < CountShards(o.index_dir, live); ++s) {
-      db.add_database(Xapian::Database(ShardPath(o.index_dir, live, s)));
-    }
-    std::set<std::string> seen;
-    if (db.size() > 0) {
-      for (auto t = db.allterms_begin("Q"); t != db.allterms_end("Q"); ++t) {
-        const std::string term = *t;
-        auto p = db.postlist_begin(term);
-        Xapian::Document doc = db.get_document(*p);
-        // Events that started since the expectations were computed are not differences.
-        const double starts = Xapian::sortable_unserialise(doc.get_value(kDate));
-        ++report.indexed;
-        seen.insert(term);
-        auto e = expected.find(term);
-        if (e == expected.end()) {
-          if (starts > static_cast<double>(now)) note("extra in the index: " + term.substr(1));
-        } else if (doc.get_value(kSignature) != e->second) {
-          note("stale in the index: " + term.substr(1));
-        }
-        if (t.get_termfreq() > 1) note("duplicated in the index: " + term.substr(1));
+  std::vector<std::string> lines;
+  // The indexer may commit while the index is read; a discarded revision starts the scan
+  // again.
+  for (int attempt = 0;; ++attempt) {
+    report = IndexVerifyReport{};
+    report.expected = expected.size();
+    lines.clear();
+    auto note = [&](const std::string& line) {
+      if (++report.differences <= 20) lines.push_back(line);
+    };
+    try {
+      TQ_ASSIGN_OR_RETURN(int64_t live, LiveGeneration(o.index_dir));
+      Xapian::Database db;
+      for (int s = 0; live > 0 && s < CountShards(o.index_dir, live); ++s) {
+        db.add_database(Xapian::Database(ShardPath(o.index_dir, live, s)));
       }
+      std::set<std::string> seen;
+      if (db.size() > 0) {
+        for (auto t = db.allterms_begin("Q"); t != db.allterms_end("Q"); ++t) {
+          const std::string term = *t;
+          auto p = db.postlist_begin(term);
+          Xapian::Document doc = db.get_document(*p);
+          // Events that started since the expectations were computed are not differences.
+          const double starts = Xapian::sortable_unserialise(doc.get_value(kDate));
+          ++report.indexed;
+          seen.insert(term);
+          auto e = expected.find(term);
+          if (e == expected.end()) {
+            if (starts > static_cast<double>(now)) note("extra in the index: " + term.substr(1));
+          } else if (doc.get_value(kSignature) != e->second) {
+            note("stale in the index: " + term.substr(1));
+          }
+          if (t.get_termfreq() > 1) note("duplicated in the index: " + term.substr(1));
+        }
+      }
+      for (const auto& [term, sig] : expected) {
+        if (!seen.count(term)) note("missing from the index: " + term.substr(1));
+      }
+      break;
+    } catch (const Xapian::DatabaseModifiedError& e) {
+      if (attempt >= 20) {
+        return MakeError(ErrorCode::kUnavailable, "cannot read the index: {}", e.get_msg());
+      }
+    } catch (const Xapian::Error& e) {
+      return MakeError(ErrorCode::kUnavailable, "cannot read the index: {}", e.get_msg());
     }
-    for (const auto& [term, sig] : expected) {
-      if (!seen.count(term)) note("missing from the index: " + term.substr(1));
-    }
-  } catch (const Xapian::Error& e) {
-    return MakeError(ErrorCode::kUnavailable, "cannot read the index: {}", e.get_msg());
   }
+  for (const auto& line : lines) out << line << "\n";
   return report;
 }
 
