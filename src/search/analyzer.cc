@@ -108,8 +108,9 @@ icu::UnicodeString BreakWords(const icu::UnicodeString& in, Analyzer::Purpose pu
         out.append(run, prev, b - prev);
       }
       if (!bigrams.isEmpty()) out.append(static_cast<UChar>(' ')).append(bigrams);
+      out.append(static_cast<UChar>(' '));  // "การแข่งรถของTeam": Team is a word of its own
     } else if (bigrams.isEmpty()) {
-      out.append(run);  // a single cluster
+      out.append(run).append(static_cast<UChar>(' '));  // a single cluster
     } else {
       // A phrase of its bigrams, unless the user's own quotes already make one.
       int32_t quotes = 0;

@@ -221,6 +221,7 @@ Xapian::Document ToXapian(const EventDoc& d, Xapian::TermGenerator& generator) {
         Xapian::LatLongCoords(Xapian::LatLongCoord(*d.latitude, *d.longitude)).serialise());
   }
   doc.add_value(kSignature, d.signature);
+  doc.add_value(kEventId, std::to_string(d.id));
   doc.set_data(d.data);
   return doc;
 }

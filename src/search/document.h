@@ -37,6 +37,7 @@ enum Slot : Xapian::valueno {
   kLatLong = 5,    // Xapian::LatLongCoords of the venue, serialised
   kPriceSort = 6,  // sortable_serialise(min price, or 1e15 when nothing is on sale)
   kSignature = 7,  // 16 hex digits: a hash of every input, for verify
+  kEventId = 8,    // the event id in decimal (a hit's id without reading its term list)
 };
 
 struct EventDoc {

@@ -1,6 +1,7 @@
 #include "search/searcher.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -247,6 +248,7 @@ Status Searcher::OpenAll() {
     }
     db_ = std::move(db);
     resolved_ = std::move(resolved);
+    stamps_ = VersionStamps();
     has_remote_ = remote;
     last_reopen_ = std::chrono::steady_clock::now();
   } catch (const Xapian::Error& e) {
@@ -274,12 +276,33 @@ Status Searcher::Refresh() {
     auto live = std::filesystem::canonical(LiveShardPath(options_.index_dir, 0), ec);
     if (ec || resolved_.empty() || live.string() != resolved_[0]) return OpenAll();
   }
+  // Xapian's reopen re-reads each shard's version file and drops its block caches; a
+  // glass database rewrites (renames) its "iamglass" at every commit, so when none moved
+  // and no shard is remote there is nothing to reopen.
+  auto stamps = VersionStamps();
+  if (!has_remote_ && stamps == stamps_) return Ok();
   try {
     db_.reopen();
+    stamps_ = std::move(stamps);
   } catch (const Xapian::Error&) {
     return OpenAll();
   }
   return Ok();
+}
+
+std::vector<std::pair<uint64_t, int64_t>> Searcher::VersionStamps() const {
+  std::vector<std::pair<uint64_t, int64_t>> out;
+  for (const auto& dir : resolved_) {
+    struct stat st {};
+    if (::stat((dir + "/iamglass").c_str(), &st) != 0) {
+      out.emplace_back(0, -1);
+    } else {
+      out.emplace_back(
+          static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
+    }
+  }
+  return out;
 }
 
 bool Searcher::HasMatches(const std::string& term, const SearchRequest& req) {
@@ -437,11 +460,7 @@ Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
       for (auto it = mset.begin(); it != mset.end(); ++it) {
         Xapian::Document doc = it.get_document();
         SearchHit hit;
-        auto t = doc.termlist_begin();
-        t.skip_to("XE");
-        if (t != doc.termlist_end() && (*t).rfind("XE", 0) == 0) {
-          hit.id = std::strtoll((*t).c_str() + 2, nullptr, 10);
-        }
+        hit.id = std::strtoll(doc.get_value(kEventId).c_str(), nullptr, 10);
         hit.score = sort == SortOrder::kRelevance ? it.get_percent() : 0;
         hit.data = doc.get_data();
         out.items.push_back(std::move(hit));

@@ -110,7 +110,10 @@ class Searcher {
 
   SearcherOptions options_;
   Xapian::Database db_;
-  std::vector<std::string> resolved_;  // realpath of each local shard when opened
+  std::vector<std::pair<uint64_t, int64_t>> VersionStamps() const;
+
+  std::vector<std::string> resolved_;                 // realpath of each local shard when opened
+  std::vector<std::pair<uint64_t, int64_t>> stamps_;  // their version files (inode, mtime)
   bool has_remote_ = false;
   std::chrono::steady_clock::time_point last_reopen_{};
 };

@@ -341,6 +341,10 @@ TEST_F(RecallTest, ThaiSubstrings) {
   // The bigrams of a query are a phrase: the same clusters elsewhere in the title do not
   // match.
   EXPECT_THAT(Find("th", "th", "เทพคอน"), IsEmpty());
+  // Thai running straight into Latin letters: both halves are words of their own.
+  const std::string mixed = Analyzer::For("th").Normalize("การแข่งรถของTeam");
+  EXPECT_NE(mixed.find(" team"), std::string::npos) << mixed;
+  EXPECT_EQ(mixed.find("องteam"), std::string::npos) << mixed;
   EXPECT_EQ(Analyzer::For("th").Normalize("ร็อค", Analyzer::Purpose::kQuery), " \"ร็อ อค\" ");
 }
 
