@@ -8,7 +8,8 @@
 //             XS{site}:{lang} (the site language), XC{id} for its category and every
 //             ancestor (category filters cover subtrees), XA when tickets are on sale, and
 //             the analysed text: title (weight 3), performers (2), venue, city, category
-//             and description (1), with positions for phrase search.
+//             and description (1), with positions for phrase search (not the
+//             description's).
 //   values    see Slot.
 //   data      {"c": content (the ev: document without description and performers),
 //              "o": {"min_price", "tickets_available"}}: what ComposeEvent needs to answer
@@ -38,6 +39,7 @@ enum Slot : Xapian::valueno {
   kPriceSort = 6,  // sortable_serialise(min price, or 1e15 when nothing is on sale)
   kSignature = 7,  // 16 hex digits: a hash of every input, for verify
   kEventId = 8,    // the event id in decimal (a hit's id without reading its term list)
+  kFacets = 9,     // "YYYY-MM|{category id}|{name}": both facets from one value per match
 };
 
 struct EventDoc {

@@ -40,9 +40,13 @@ std::set<int64_t> GenerationsOnDisk(const std::string& dir) {
   return out;
 }
 
-// Adds the words of an event's title to the spelling dictionary of `db`.
+// Adds the words of an event's title to the spelling dictionary of `db`, once per language
+// and title (`learned` remembers them; the same title is shown on several sites).
 void LearnSpelling(Xapian::TermGenerator& speller, Xapian::WritableDatabase& db,
-                   std::string_view lang, std::string_view title) {
+                   std::string_view lang, std::string_view title, std::set<std::string>& learned) {
+  std::string key = std::string(lang) + '\n' + std::string(title);
+  if (learned.size() > 1'000'000) learned.clear();
+  if (!learned.insert(std::move(key)).second) return;
   Xapian::Document scratch;
   speller.set_database(db);
   speller.set_flags(Xapian::TermGenerator::FLAG_SPELLING | Analyzer::kTermGeneratorFlags);
@@ -140,6 +144,7 @@ Status IndexWriter::OpenShards(bool create) {
     for (int i = 0; i < options_.shards; ++i) {
       dbs_.emplace_back(ShardPath(options_.dir, generation_, i), flags);
     }
+    learned_.resize(dbs_.size());
   } catch (const Xapian::Error& e) {
     dbs_.clear();
     return XapianError(
@@ -205,10 +210,10 @@ Status IndexWriter::Replace(std::span<const int64_t> ids, std::span<const EventD
     }
     for (const auto& d : docs) {
       auto& db = ShardOf(d.id);
-      db.add_document(ToXapian(d, generator_));
+      Place(d.id, d.site, d.lang, ToXapian(d, generator_));
       if (!existed.count(UniqueTerm(d.site, d.lang, d.id))) {
         // Spelling suggestions learn each title once, when its document first appears.
-        LearnSpelling(speller_, db, d.lang, d.title);
+        LearnSpelling(speller_, db, d.lang, d.title, learned_[ShardIndex(d.id)]);
       }
     }
   } catch (const Xapian::Error& e) {
@@ -221,8 +226,8 @@ Status IndexWriter::Add(std::span<const EventDoc> docs) {
   try {
     for (const auto& d : docs) {
       auto& db = ShardOf(d.id);
-      db.add_document(ToXapian(d, generator_));
-      LearnSpelling(speller_, db, d.lang, d.title);
+      Place(d.id, d.site, d.lang, ToXapian(d, generator_));
+      LearnSpelling(speller_, db, d.lang, d.title, learned_[ShardIndex(d.id)]);
     }
   } catch (const Xapian::Error& e) {
     return XapianError(e, "cannot add to the index");
@@ -260,9 +265,13 @@ Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t f
             if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
             const int64_t id = std::stoll((*t).substr(2));
             auto& db = ShardOf(id);
-            db.replace_document(unique, doc);
+            // Under its unique term: a document the indexer rewrote meanwhile is seen twice.
+            db.delete_document(unique);
+            const std::string sl = unique.substr(1, unique.rfind(':') - 1);  // site:lang
+            Place(id, sl.substr(0, sl.find(':')), sl.substr(sl.find(':') + 1), doc);
             // The spelling dictionary is not part of the documents: learn their titles again.
-            if (!title.empty()) LearnSpelling(speller_, db, doc_lang, title);
+            if (!title.empty())
+              LearnSpelling(speller_, db, doc_lang, title, learned_[ShardIndex(id)]);
             ++copied;
           }
           break;
@@ -276,6 +285,50 @@ Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t f
     return XapianError(e, "cannot copy the index");
   }
   return copied;
+}
+
+uint32_t IndexWriter::SiteLangBlock(size_t shard, const std::string& site,
+                                    const std::string& lang) {
+  constexpr uint32_t kMaxBlock = 4094;  // 4095 is the overflow block
+  if (blocks_.size() != dbs_.size()) blocks_.resize(dbs_.size());
+  const std::string key = site + ":" + lang;
+  auto& known = blocks_[shard];
+  if (auto it = known.find(key); it != known.end()) return it->second;
+  auto& db = dbs_[shard];
+  uint32_t block =
+      static_cast<uint32_t>(std::strtoul(db.get_metadata("sl:" + key).c_str(), nullptr, 10));
+  if (block == 0) {
+    uint32_t next =
+        static_cast<uint32_t>(std::strtoul(db.get_metadata("sl:next").c_str(), nullptr, 10));
+    if (next == 0) next = 1;
+    if (next > kMaxBlock) return 0;
+    block = next;
+    db.set_metadata("sl:" + key, std::to_string(block));
+    db.set_metadata("sl:next", std::to_string(block + 1));
+  }
+  known.emplace(key, block);
+  return block;
+}
+
+void IndexWriter::Place(int64_t id, const std::string& site, const std::string& lang,
+                        const Xapian::Document& doc) {
+  const size_t shard = ShardIndex(id);
+  auto& db = dbs_[shard];
+  const uint32_t low = static_cast<uint32_t>(id) & 0xFFFFF;
+  auto free = [&db](Xapian::docid did) {
+    auto it = db.postlist_begin("");
+    it.skip_to(did);
+    return it == db.postlist_end("") || *it != did;
+  };
+  for (uint32_t block : {SiteLangBlock(shard, site, lang), 4095u}) {
+    if (block == 0) continue;
+    const Xapian::docid did = (static_cast<Xapian::docid>(block) << 20) | low;
+    if (did != 0 && free(did)) {
+      db.replace_document(did, doc);
+      return;
+    }
+  }
+  db.add_document(doc);
 }
 
 Status IndexWriter::Commit() {

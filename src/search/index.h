@@ -9,6 +9,13 @@
 // builds generation N+1 aside while the indexer keeps writing N, then swaps the symlink;
 // the indexer notices and moves to N+1 (see indexer.h for how no change is lost).
 //
+// Document ids are clustered by site language: a document's id is its site language's block
+// number (1-4094, allocated per shard on first use and kept in the shard's metadata) times
+// 2^20 plus its event id modulo 2^20. A query always filters one site language, so its
+// posting lists and value streams are read from one contiguous range of the database instead
+// of blocks scattered across every language's documents. A rare collision (two live events
+// 2^20 ids apart) goes to an overflow block, then to the end.
+//
 // IndexWriter owns the WritableDatabases of one generation. Xapian allows one writer per
 // database, so a generation has one IndexWriter at a time (the lock is Xapian's). Not
 // thread-safe: one thread uses it.
@@ -17,7 +24,9 @@
 #include <xapian.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -78,15 +87,22 @@ class IndexWriter {
  private:
   IndexWriter(WriterOptions options, int64_t generation);
   Status OpenShards(bool create);
-  Xapian::WritableDatabase& ShardOf(int64_t id) {
-    return dbs_[static_cast<size_t>(id) % dbs_.size()];
-  }
+  size_t ShardIndex(int64_t id) const { return static_cast<size_t>(id) % dbs_.size(); }
+  Xapian::WritableDatabase& ShardOf(int64_t id) { return dbs_[ShardIndex(id)]; }
+  // Stores `doc` (of event `id` in site language site:lang) at its clustered document id.
+  void Place(int64_t id, const std::string& site, const std::string& lang,
+             const Xapian::Document& doc);
+  // The shard's small number for a site language (allocated on first use, kept in the
+  // shard's metadata), 0 when the 4,094 numbers are used up.
+  uint32_t SiteLangBlock(size_t shard, const std::string& site, const std::string& lang);
 
   WriterOptions options_;
   int64_t generation_ = 0;
   std::vector<Xapian::WritableDatabase> dbs_;
   Xapian::TermGenerator generator_;
   Xapian::TermGenerator speller_;
+  std::vector<std::map<std::string, uint32_t>> blocks_;  // per shard: site:lang -> block
+  std::vector<std::set<std::string>> learned_;  // per shard: titles already in its spelling
 };
 
 }  // namespace taquilla::search

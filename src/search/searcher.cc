@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <map>
 
 #include "search/analyzer.h"
 #include "search/document.h"
@@ -116,6 +117,29 @@ Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_
 Error XapianError(const Xapian::Error& e, std::string_view what) {
   return MakeError(ErrorCode::kUnavailable, "{}: {}: {}", what, e.get_type(), e.get_msg());
 }
+
+}  // namespace
+
+namespace {
+
+// The date and price ranges of a request, checked on each candidate document (values
+// are sortable_serialise'd, so byte order is numeric order).
+class RangeDecider : public Xapian::MatchDecider {
+ public:
+  std::string date_lo, date_hi;  // date_hi empty: no upper bound
+  bool price = false;
+  std::string price_lo, price_hi;
+
+  bool operator()(const Xapian::Document& doc) const override {
+    const std::string date = doc.get_value(kDate);
+    if (date < date_lo || (!date_hi.empty() && date > date_hi)) return false;
+    if (price) {
+      const std::string p = doc.get_value(kPrice);
+      if (p.empty() || p < price_lo || p > price_hi) return false;
+    }
+    return true;
+  }
+};
 
 }  // namespace
 
@@ -392,22 +416,35 @@ Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
       std::vector<Xapian::Query> filters;
       filters.emplace_back(SiteLangTerm(req.site, req.lang));
       const int64_t lo = std::max(req.from.value_or(0), now + 1);
-      const std::string lo_s = Xapian::sortable_serialise(static_cast<double>(lo));
-      if (req.to) {
-        if (*req.to < lo) return out;
-        filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, kDate, lo_s,
-                             Xapian::sortable_serialise(static_cast<double>(*req.to)));
-      } else {
-        filters.emplace_back(Xapian::Query::OP_VALUE_GE, kDate, lo_s);
+      if (req.to && *req.to < lo) return out;
+      RangeDecider ranges;
+      ranges.date_lo = Xapian::sortable_serialise(static_cast<double>(lo));
+      if (req.to) ranges.date_hi = Xapian::sortable_serialise(static_cast<double>(*req.to));
+      if (req.price_min || req.price_max) {
+        ranges.price = true;
+        ranges.price_lo =
+            Xapian::sortable_serialise(static_cast<double>(req.price_min.value_or(0)));
+        ranges.price_hi =
+            Xapian::sortable_serialise(static_cast<double>(req.price_max.value_or(INT64_MAX / 4)));
+      }
+      // The date and price ranges are checked per candidate by a match decider: as value
+      // range queries, Xapian's AND may pick one to lead (a narrow price range estimates
+      // few matches) and walk the slot's values across every site language. Remote shards
+      // cannot run a decider, so they get the value range queries.
+      if (has_remote_) {
+        if (req.to) {
+          filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, kDate, ranges.date_lo,
+                               ranges.date_hi);
+        } else {
+          filters.emplace_back(Xapian::Query::OP_VALUE_GE, kDate, ranges.date_lo);
+        }
+        if (ranges.price) {
+          filters.emplace_back(Xapian::Query::OP_VALUE_RANGE, kPrice, ranges.price_lo,
+                               ranges.price_hi);
+        }
       }
       if (req.category) filters.emplace_back(CategoryTerm(*req.category));
       if (req.available) filters.emplace_back(std::string(kAvailableTerm));
-      if (req.price_min || req.price_max) {
-        filters.emplace_back(
-            Xapian::Query::OP_VALUE_RANGE, kPrice,
-            Xapian::sortable_serialise(static_cast<double>(req.price_min.value_or(0))),
-            Xapian::sortable_serialise(static_cast<double>(req.price_max.value_or(INT64_MAX / 4))));
-      }
       if (req.lat && req.lon) {
         // Great-circle distance from the point; documents beyond the radius do not match.
         auto* source = new Xapian::LatLongDistancePostingSource(
@@ -433,27 +470,27 @@ Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
           enquire.set_sort_by_value_then_relevance(kPriceSort, false);
           break;
       }
-      Xapian::ValueCountMatchSpy categories(kCategory), months(kMonth);
+      // One value per match feeds both facets (month and category), split afterwards.
+      Xapian::ValueCountMatchSpy facet_spy(kFacets);
       // Xapian 1.4 counts a remote shard's matches twice in match spies when the answer is
       // sorted by a value and longer than the page (multimatch.cc's "sorts lower than
       // min_item" path skips its remote check), so with remote shards the facets come from
       // a pass of their own, unsorted and unweighted.
       if (!has_remote_) {
-        enquire.add_matchspy(&categories);
-        enquire.add_matchspy(&months);
+        enquire.add_matchspy(&facet_spy);
       }
       const Xapian::doccount offset =
           static_cast<Xapian::doccount>(req.page - 1) * static_cast<Xapian::doccount>(req.per_page);
       // Every match is counted, so the total and the facets are exact.
       Xapian::MSet mset =
-          enquire.get_mset(offset, static_cast<Xapian::doccount>(req.per_page), db_.get_doccount());
+          enquire.get_mset(offset, static_cast<Xapian::doccount>(req.per_page), db_.get_doccount(),
+                           nullptr, has_remote_ ? nullptr : &ranges);
       out.total = mset.get_matches_estimated();
       if (has_remote_ && out.total > 0) {
         Xapian::Enquire facets(db_);
         facets.set_query(query);
         facets.set_weighting_scheme(Xapian::BoolWeight());
-        facets.add_matchspy(&categories);
-        facets.add_matchspy(&months);
+        facets.add_matchspy(&facet_spy);
         facets.get_mset(0, 0, db_.get_doccount());
       }
       if (out.total == 0 && !blank) out.corrected_query = Suggest(normalized, req);
@@ -465,22 +502,29 @@ Result<SearchResult> Searcher::Search(const SearchRequest& req, int64_t now) {
         hit.data = doc.get_data();
         out.items.push_back(std::move(hit));
       }
-      for (auto it = categories.values_begin(); it != categories.values_end(); ++it) {
+      std::map<std::string, FacetCount> by_category;
+      std::map<std::string, int64_t> by_month;
+      for (auto it = facet_spy.values_begin(); it != facet_spy.values_end(); ++it) {
         const std::string v = *it;
-        auto bar = v.find('|');
-        out.categories.push_back({v.substr(0, bar),
-                                  bar == std::string::npos ? "" : v.substr(bar + 1),
-                                  static_cast<int64_t>(it.get_termfreq())});
+        const auto n = static_cast<int64_t>(it.get_termfreq());
+        const auto bar1 = v.find('|');
+        const auto bar2 = bar1 == std::string::npos ? bar1 : v.find('|', bar1 + 1);
+        by_month[v.substr(0, bar1)] += n;
+        if (bar2 == std::string::npos) continue;
+        const std::string id = v.substr(bar1 + 1, bar2 - bar1 - 1);
+        auto& f = by_category[id];
+        f.key = id;
+        f.name = v.substr(bar2 + 1);
+        f.count += n;
       }
+      for (auto& [id, f] : by_category) out.categories.push_back(std::move(f));
       std::stable_sort(out.categories.begin(), out.categories.end(),
                        [](const FacetCount& a, const FacetCount& b) {
                          if (a.count != b.count) return a.count > b.count;
                          return std::strtoll(a.key.c_str(), nullptr, 10) <
                                 std::strtoll(b.key.c_str(), nullptr, 10);
                        });
-      for (auto it = months.values_begin(); it != months.values_end(); ++it) {
-        out.months.push_back({*it, "", static_cast<int64_t>(it.get_termfreq())});
-      }
+      for (const auto& [month, n] : by_month) out.months.push_back({month, "", n});
       return out;
     } catch (const Xapian::DatabaseModifiedError& e) {
       if (attempt > 0) return XapianError(e, "the search index changed under the query");
