@@ -22,9 +22,12 @@
 #       documents and runs each against the Searcher and as SQL against search_docs
 #       (JIT off), single-threaded, after an untimed warm-up pass: p50/p99 of each, the
 #       ratio PostgreSQL p99 / Xapian p99 (goal >= 5) and Xapian's p99 (goal <= 10 ms);
-#       what each side computes is in bench/search/searchbench.cc.
+#       what each side computes is in bench/search/searchbench.cc;
+#   (d) freshness: FRESH title changes, each from PostgreSQL's commit until a Searcher with
+#       no reopen delay finds its new word (goal: within 1 s), beside the time until the
+#       change is in the Redis projection (sync alone), measured in the same loop.
 # Env: TQ_BIN (default build/taquilla), SEARCHBENCH (default beside TQ_BIN), QUERIES, PASSES,
-# SEED, KEEP_WORK=1 (keep the data dir, queries.tsv with every query, and the logs).
+# FRESH, SEED, KEEP_WORK=1 (keep the data dir, queries.tsv with every query, and the logs).
 # Prints key=value lines; exits non-zero when a step fails (not when a goal is missed).
 set -euo pipefail
 
@@ -34,9 +37,9 @@ BIN="${TQ_BIN:-$ROOT/build/taquilla}"
 SEARCHBENCH="${SEARCHBENCH:-$(dirname "$BIN")/taquilla-searchbench}"
 parse_mode bench/search/run.sh "${1:-}"
 if [[ "$MODE" == smoke ]]; then
-  QUERIES="${QUERIES:-200}" PASSES="${PASSES:-1}" SCALE=demo
+  QUERIES="${QUERIES:-200}" PASSES="${PASSES:-1}" FRESH="${FRESH:-10}" SCALE=demo
 else
-  QUERIES="${QUERIES:-2000}" PASSES="${PASSES:-3}" SCALE=ticketbis
+  QUERIES="${QUERIES:-2000}" PASSES="${PASSES:-3}" FRESH="${FRESH:-200}" SCALE=ticketbis
 fi
 SEED="${SEED:-1}"
 [[ -x "$BIN" ]] || { echo "taquilla binary not found at $BIN (set TQ_BIN)" >&2; exit 2; }
@@ -250,6 +253,19 @@ fi
 # (c) Query latency, the index beside PostgreSQL.
 "$SEARCHBENCH" --postgres "$PG" --index-dir "$INDEX_DIR" --queries "$QUERIES" --passes "$PASSES" --seed "$SEED" \
   --out "$WORK/queries.tsv" >"$WORK/searchbench.json" || fail "taquilla-searchbench failed"
+
+# (d) Freshness: a title change, from PostgreSQL's commit to a hit in the index, beside the
+# same change's arrival in the Redis projection (sync alone) measured in the same loop.
+"$SEARCHBENCH" --postgres "$PG" --index-dir "$INDEX_DIR" --redis "$MASTER" --freshness "$FRESH" \
+  --seed "$SEED" >"$WORK/freshness.json" || fail "taquilla-searchbench --freshness failed"
+python3 - "$WORK/freshness.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+x, s = r["index"], r["redis"]
+print(f"freshness_samples={r['samples']} searchable_p50_ms={x['p50_ms']:.1f} searchable_p99_ms={x['p99_ms']:.1f} "
+      f"searchable_max_ms={x['max_ms']:.1f} redis_p50_ms={s['p50_ms']:.1f} redis_p99_ms={s['p99_ms']:.1f} "
+      f"goal_searchable_1s={'met' if x['max_ms'] <= 1000 else 'missed'}")
+PY
 
 python3 - "$WORK/searchbench.json" <<PY
 import json, sys

@@ -50,8 +50,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "redis/client.h"
 #include "search/searcher.h"
 
 namespace {
@@ -61,6 +63,8 @@ using Steady = std::chrono::steady_clock;
 
 struct Args {
   std::string postgres, index_dir, out;
+  std::string redis;  // --freshness: the Redis master (to see when sync made a change visible)
+  int freshness = 0;  // --freshness N: measure N title changes instead of the query mix
   int queries = 2000;
   int passes = 1;
   uint64_t seed = 1;
@@ -97,6 +101,10 @@ Args ParseArgs(int argc, char** argv) {
       a.passes = std::atoi(v.c_str());
     } else if (k == "--seed") {
       a.seed = std::strtoull(v.c_str(), nullptr, 10);
+    } else if (k == "--freshness") {
+      a.freshness = std::atoi(v.c_str());
+    } else if (k == "--redis") {
+      a.redis = v;
     } else if (k == "--per-page") {
       a.per_page = std::atoi(v.c_str());
     } else {
@@ -647,9 +655,80 @@ std::string Tsv(std::string s) {
 
 }  // namespace
 
+// --freshness N: N times, appends a new word to the title of an upcoming event in its
+// site's default language (one autocommitted UPDATE), then polls, every 0.2 ms, the Redis
+// master for the event's document with the word (sync's part: commit -> projection) and a
+// Searcher with no reopen delay for a hit (the whole pipeline: commit -> sync -> queue ->
+// indexer -> committed index). Prints {"samples", "redis": Stats, "index": Stats} (ms after
+// the UPDATE returned). A read server adds at most its reopen interval (200 ms default).
+int RunFreshness(const Args& args, Pg& pg) {
+  PGresult* r = pg.Exec(
+      "SELECT es.site_code, s.default_language, e.id FROM events e "
+      "JOIN event_sites es ON es.event_id = e.id JOIN sites s ON s.code = es.site_code "
+      "JOIN event_translations t ON t.event_id = e.id AND t.language_code = s.default_language "
+      "WHERE e.status = 'scheduled' AND e.starts_at > now() + interval '2 days' "
+      "ORDER BY md5(e.id::text || es.site_code) LIMIT $1",
+      {std::to_string(args.freshness)});
+  struct Target {
+    std::string site, lang;
+    int64_t id;
+  };
+  std::vector<Target> targets;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    targets.push_back(
+        {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), std::strtoll(PQgetvalue(r, i, 2), nullptr, 10)});
+  }
+  PQclear(r);
+  if (targets.empty()) Die("no upcoming event to change");
+  auto redis = redis::Client::Connect(args.redis);
+  if (!redis.ok()) Die("cannot connect to Redis: " + redis.error().message);
+  search::SearcherOptions so;
+  so.index_dir = args.index_dir;
+  so.reopen_interval = std::chrono::milliseconds(0);
+  auto searcher = search::Searcher::Open(so);
+  if (!searcher.ok()) Die("cannot open the index: " + searcher.error().message);
+  std::mt19937_64 rng(args.seed);
+  std::vector<double> redis_ms, index_ms;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const Target& t = targets[i];
+    std::string word = "zqfresh";
+    for (int k = 0; k < 8; ++k) word += static_cast<char>('a' + rng() % 26);
+    pg.Run("UPDATE event_translations SET title = title || ' " + word +
+           "' WHERE event_id = " + std::to_string(t.id) + " AND language_code = '" + t.lang + "'");
+    const auto t0 = Steady::now();
+    const std::string key = "tq:ev:" + t.site + ":" + t.lang + ":" + std::to_string(t.id);
+    search::SearchRequest req;
+    req.site = t.site;
+    req.lang = t.lang;
+    req.q = word;
+    double seen_redis = -1, seen_index = -1;
+    while (seen_redis < 0 || seen_index < 0) {
+      const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+      if (ms > 10'000)
+        Die("change " + word + " of event " + std::to_string(t.id) + " not seen in 10 s");
+      if (seen_redis < 0) {
+        auto v = redis->Cmd("GET", key);
+        if (v.ok() && v->IsString() && v->str().find(word) != std::string_view::npos)
+          seen_redis = ms;
+      }
+      if (seen_index < 0) {
+        auto res = searcher->Search(req, static_cast<int64_t>(std::time(nullptr)));
+        if (res.ok() && res->total > 0) seen_index = ms;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    redis_ms.push_back(seen_redis);
+    index_ms.push_back(seen_index);
+  }
+  std::printf("{\"samples\":%zu,\"redis\":%s,\"index\":%s}\n", targets.size(),
+              Json(StatsOf(redis_ms)).c_str(), Json(StatsOf(index_ms)).c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
   Pg pg(args.postgres);
+  if (args.freshness > 0) return RunFreshness(args, pg);
   // The PostgreSQL side at its best for short queries: no JIT compilation (its default
   // jit_above_cost makes the larger matches pay tens of milliseconds of compiling).
   pg.Run("SET jit = off");
