@@ -55,6 +55,22 @@ void LearnSpelling(Xapian::TermGenerator& speller, Xapian::WritableDatabase& db,
   speller.index_text(Analyzer::For(lang).Normalize(title));
 }
 
+// A document with every term (wdf and positions), value and the data of `src` read now, so
+// it no longer refers to the database `src` came from.
+Xapian::Document Materialize(const Xapian::Document& src) {
+  Xapian::Document d;
+  d.set_data(src.get_data());
+  for (auto v = src.values_begin(); v != src.values_end(); ++v) d.add_value(v.get_valueno(), *v);
+  for (auto t = src.termlist_begin(); t != src.termlist_end(); ++t) {
+    const std::string term = *t;
+    for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) {
+      d.add_posting(term, *p, 0);
+    }
+    d.add_term(term, t.get_wdf());
+  }
+  return d;
+}
+
 // The language (from its XS{site}:{lang} term) and the title (from its data) of a document.
 std::pair<std::string, std::string> LanguageAndTitle(const Xapian::Document& doc) {
   std::string lang, title;
@@ -264,11 +280,15 @@ Result<size_t> IndexWriter::CopyOtherLanguages(const std::string& dir, int64_t f
             t.skip_to("XE");
             if (t == doc.termlist_end() || (*t).rfind("XE", 0) != 0) continue;
             const int64_t id = std::stoll((*t).substr(2));
+            // Read all of it before writing: a DatabaseModifiedError inside a write makes
+            // Xapian cancel every uncommitted change of this generation, not just the
+            // document's.
+            Xapian::Document copy = Materialize(doc);
             auto& db = ShardOf(id);
             // Under its unique term: a document the indexer rewrote meanwhile is seen twice.
             db.delete_document(unique);
             const std::string sl = unique.substr(1, unique.rfind(':') - 1);  // site:lang
-            Place(id, sl.substr(0, sl.find(':')), sl.substr(sl.find(':') + 1), doc);
+            Place(id, sl.substr(0, sl.find(':')), sl.substr(sl.find(':') + 1), copy);
             // The spelling dictionary is not part of the documents: learn their titles again.
             if (!title.empty())
               LearnSpelling(speller_, db, doc_lang, title, learned_[ShardIndex(id)]);
