@@ -190,15 +190,24 @@ class Indexer {
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     if (ids.empty()) return Ok();
-    auto t0 = Steady::now();
-    TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs, source_.Build(ids, NowEpoch()));
-    m_.seconds_build = m_.seconds_build + Since(t0);
-    auto t1 = Steady::now();
-    TQ_RETURN_IF_ERROR(writer_->Replace(ids, docs));
+    // In slices, with a heartbeat after each: venue items can expand a batch to thousands of
+    // events, and a worker whose heartbeat expires mid-batch would have its items reaped.
+    constexpr size_t kSlice = 500;
+    for (size_t i = 0; i < ids.size(); i += kSlice) {
+      std::span<const int64_t> slice(ids.data() + i, std::min(kSlice, ids.size() - i));
+      auto t0 = Steady::now();
+      TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs, source_.Build(slice, NowEpoch()));
+      m_.seconds_build = m_.seconds_build + Since(t0);
+      auto t1 = Steady::now();
+      TQ_RETURN_IF_ERROR(writer_->Replace(slice, docs));
+      m_.seconds_write = m_.seconds_write + Since(t1);
+      m_.events += static_cast<int64_t>(slice.size());
+      m_.documents += static_cast<int64_t>(docs.size());
+      if (i + kSlice < ids.size()) TQ_RETURN_IF_ERROR(worker_->Heartbeat());
+    }
+    auto t2 = Steady::now();
     TQ_RETURN_IF_ERROR(writer_->Commit());
-    m_.seconds_write = m_.seconds_write + Since(t1);
-    m_.events += static_cast<int64_t>(ids.size());
-    m_.documents += static_cast<int64_t>(docs.size());
+    m_.seconds_write = m_.seconds_write + Since(t2);
     return Ok();
   }
 
@@ -350,15 +359,34 @@ Result<ReindexReport> Reindex(const IndexerOptions& o, const std::string& lang, 
   ProjectionSource source(&client, sync::Keys(o.prefix));
   const int64_t now = NowEpoch();
   TQ_ASSIGN_OR_RETURN(std::vector<int64_t> ids, source.UpcomingEvents(now));
-  Progress bar(lang.empty() ? "reindex" : "reindex " + lang, ids.size());
-  constexpr size_t kChunk = 100;
-  for (size_t i = 0; i < ids.size(); i += kChunk) {
-    TQ_RETURN_IF_ERROR(keep_flag());
-    std::span<const int64_t> chunk(ids.data() + i, std::min(kChunk, ids.size() - i));
-    TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs, source.Build(chunk, now, lang));
-    TQ_RETURN_IF_ERROR(aside.Add(docs));
-    report.documents += docs.size();
-    if (progress) bar.Add(chunk.size());
+  // Site language by site language, events in id order: documents arrive in document id
+  // order (see index.h), so Xapian appends to its B-trees instead of inserting all over.
+  TQ_ASSIGN_OR_RETURN(std::vector<SiteLanguages> sites, source.Sites());
+  std::vector<std::pair<std::string, std::vector<int64_t>>> per_site;
+  uint64_t steps = 0;
+  for (const auto& s : sites) {
+    TQ_ASSIGN_OR_RETURN(std::vector<int64_t> on_site, source.UpcomingOnSite(s.site, now));
+    for (const auto& l : s.languages) {
+      if (lang.empty() || l == lang) steps += on_site.size();
+    }
+    per_site.emplace_back(s.site, std::move(on_site));
+  }
+  Progress bar(lang.empty() ? "reindex" : "reindex " + lang, steps);
+  constexpr size_t kChunk = 200;
+  for (size_t si = 0; si < sites.size(); ++si) {
+    const auto& on_site = per_site[si].second;
+    for (const auto& l : sites[si].languages) {
+      if (!lang.empty() && l != lang) continue;
+      for (size_t i = 0; i < on_site.size(); i += kChunk) {
+        TQ_RETURN_IF_ERROR(keep_flag());
+        std::span<const int64_t> chunk(on_site.data() + i, std::min(kChunk, on_site.size() - i));
+        TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs,
+                            source.Build(chunk, now, l, sites[si].site));
+        TQ_RETURN_IF_ERROR(aside.Add(docs));
+        report.documents += docs.size();
+        if (progress) bar.Add(chunk.size());
+      }
+    }
   }
   if (progress) bar.Finish();
   report.events = ids.size();

@@ -1,5 +1,6 @@
 #include "search/source.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 
@@ -60,7 +61,8 @@ Result<const std::map<int64_t, int64_t>*> ProjectionSource::Parents(const std::s
 }
 
 Result<std::vector<EventDoc>> ProjectionSource::Build(std::span<const int64_t> ids, int64_t now,
-                                                      const std::string& lang) {
+                                                      const std::string& lang,
+                                                      const std::string& site) {
   std::vector<EventDoc> out;
   if (ids.empty()) return out;
   if (!sites_loaded_) TQ_RETURN_IF_ERROR(LoadSites());
@@ -74,6 +76,7 @@ Result<std::vector<EventDoc>> ProjectionSource::Build(std::span<const int64_t> i
   std::vector<Slot> slots;
   std::vector<std::string> ev_cmd{"MGET"}, eo_cmd{"MGET"};
   for (const auto& s : sites_) {
+    if (!site.empty() && s.site != site) continue;
     for (int64_t id : ids) {
       eo_cmd.push_back(keys_.Offers(s.site, id));
       for (const auto& l : s.languages) {
@@ -97,6 +100,7 @@ Result<std::vector<EventDoc>> ProjectionSource::Build(std::span<const int64_t> i
   {
     size_t k = 0;
     for (const auto& s : sites_) {
+      if (!site.empty() && s.site != site) continue;
       for (int64_t id : ids) offers_at[{s.site, id}] = k++;
     }
   }
@@ -156,6 +160,18 @@ Result<std::vector<int64_t>> ProjectionSource::UpcomingEvents(int64_t now) {
     }
   }
   return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+Result<std::vector<int64_t>> ProjectionSource::UpcomingOnSite(const std::string& site,
+                                                              int64_t now) {
+  TQ_ASSIGN_OR_RETURN(redis::Reply r, client_->Cmd("ZRANGEBYSCORE", keys_.ByDate(site),
+                                                   std::to_string(now + 1), "+inf"));
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < r.size(); ++i) {
+    ids.push_back(std::strtoll(std::string(r[i].str()).c_str(), nullptr, 10));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 Result<std::vector<int64_t>> ProjectionSource::EventsAtVenue(int64_t venue_id, int64_t now) {

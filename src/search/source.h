@@ -38,9 +38,12 @@ class ProjectionSource {
   Result<std::vector<SiteLanguages>> Sites();
 
   // The documents of events `ids` in every site language that has one, restricted to
-  // `lang` when it is not empty. An event that is cancelled, past or gone has none.
+  // `lang` and to `site` when they are not empty. An event that is cancelled, past or gone
+  // has none.
   Result<std::vector<EventDoc>> Build(std::span<const int64_t> ids, int64_t now,
-                                      const std::string& lang = "");
+                                      const std::string& lang = "", const std::string& site = "");
+  // The upcoming events of one site, in id order.
+  Result<std::vector<int64_t>> UpcomingOnSite(const std::string& site, int64_t now);
 
   // Every event upcoming on some site (the union of the sites' date sorted sets), in id
   // order: what a complete index holds.
