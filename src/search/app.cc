@@ -1,7 +1,5 @@
 #include "search/app.h"
 
-#include <signal.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <iostream>
@@ -9,8 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
-#include "http/response.h"
-#include "http/server.h"
+#include "http/daemon.h"
 #include "queue/reliable_queue.h"
 #include "redis/client.h"
 #include "search/indexer.h"
@@ -80,12 +77,6 @@ std::string MoneyText(const json::value& v) {
 
 int RunIndexer(const Config& config) {
   auto log = Logger("indexer");
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   auto options = IndexerOptionsOf(config);
   if (!options.ok()) {
     log->error("{}", options.error().message);
@@ -94,47 +85,13 @@ int RunIndexer(const Config& config) {
   const auto listen =
       stack::ListenAddress(config, config.search.listen, stack::PortOffsets::kIndexerMetrics);
   IndexerMetrics metrics;
-  http::ServerOptions so;
-  so.host = listen.first;
-  so.port = listen.second;
-  so.io_threads = 1;
-  so.handler_threads = 0;
-  http::Server server(so, [&metrics](const http::Request& req, const http::Peer&) {
-    if (req.target() == "/metrics") {
-      http::Response res{boost::beast::http::status::ok, req.version()};
-      res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      res.body() = metrics.Render();
-      res.prepare_payload();
-      return res;
-    }
-    if (req.target() == "/healthz") {
-      return http::JsonResponse(boost::beast::http::status::ok, json::object{{"status", "ok"}});
-    }
-    return http::ErrorResponse(boost::beast::http::status::not_found, "not_found",
-                               "the indexer serves /metrics and /healthz");
-  });
-  if (Status s = server.Start(); !s.ok()) {
-    log->error("{}", s.error().message);
-    return 1;
-  }
-  log->info("indexer metrics on http://{}:{}/metrics; Redis {}, index {}", so.host, server.port(),
-            options->redis_url, options->index_dir);
-  std::atomic<bool> stop{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log->info("stopping on signal {}", sig);
-    stop = true;
-  });
-  Status s = RunIndexerLoop(*options, metrics, stop);
-  if (!stop) kill(getpid(), SIGTERM);
-  waiter.join();
-  server.Stop();
-  if (!s.ok()) {
-    log->error("{}", s.error().message);
-    return 1;
-  }
-  return 0;
+  return http::RunDaemon(
+      {"the indexer", listen.first, listen.second}, *log, [&metrics] { return metrics.Render(); },
+      [&](int port) {
+        log->info("indexer metrics on http://{}:{}/metrics; Redis {}, index {}", listen.first, port,
+                  options->redis_url, options->index_dir);
+      },
+      [&](const std::atomic<bool>& stop) { return RunIndexerLoop(*options, metrics, stop); });
 }
 
 int RunReindex(const Config& config, const std::string& lang, bool progress) {

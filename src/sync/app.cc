@@ -1,14 +1,11 @@
 #include "sync/app.h"
 
-#include <signal.h>
 
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "common/log.h"
-#include "http/response.h"
-#include "http/server.h"
+#include "http/daemon.h"
 #include "stack/endpoints.h"
 #include "sync/tools.h"
 
@@ -52,12 +49,6 @@ Result<SyncOptions> SyncOptionsOf(const Config& config) {
 
 int RunSync(const Config& config) {
   auto log = Logger("sync");
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   auto options = SyncOptionsOf(config);
   if (!options.ok()) {
     log->error("{}", options.error().message);
@@ -66,53 +57,16 @@ int RunSync(const Config& config) {
   const auto listen =
       stack::ListenAddress(config, config.sync.listen, stack::PortOffsets::kSyncMetrics);
   SyncMetrics metrics;
-  http::ServerOptions so;
-  so.host = listen.first;
-  so.port = listen.second;
-  so.io_threads = 1;
-  so.handler_threads = 0;
-  http::Server server(so, [&metrics](const http::Request& req, const http::Peer&) {
-    if (req.target() == "/metrics") {
-      http::Response res{boost::beast::http::status::ok, req.version()};
-      res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      res.body() = metrics.Render();
-      res.prepare_payload();
-      return res;
-    }
-    if (req.target() == "/healthz") {
-      return http::JsonResponse(boost::beast::http::status::ok,
-                                boost::json::object{{"status", "ok"}});
-    }
-    return http::ErrorResponse(boost::beast::http::status::not_found, "not_found",
-                               "sync serves /metrics and /healthz");
-  });
-  if (Status s = server.Start(); !s.ok()) {
-    log->error("{}", s.error().message);
-    return 1;
-  }
-  log->info("sync metrics on http://{}:{}/metrics; PostgreSQL {}, Redis {}", so.host, server.port(),
-            options->postgres_url, options->redis_url);
-
-  std::atomic<bool> stop{false};
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log->info("stopping on signal {}", sig);
-    stop = true;
-  });
-  SyncDaemon daemon(*options, metrics);
-  Status s = daemon.Run(stop);
-  if (!stop) {
-    // Run only returns early on a configuration error; wake the waiter.
-    kill(getpid(), SIGTERM);
-  }
-  waiter.join();
-  server.Stop();
-  if (!s.ok()) {
-    log->error("{}", s.error().message);
-    return 1;
-  }
-  return 0;
+  return http::RunDaemon(
+      {"sync", listen.first, listen.second}, *log, [&metrics] { return metrics.Render(); },
+      [&](int port) {
+        log->info("sync metrics on http://{}:{}/metrics; PostgreSQL {}, Redis {}", listen.first,
+                  port, options->postgres_url, options->redis_url);
+      },
+      [&](const std::atomic<bool>& stop) {
+        SyncDaemon daemon(*options, metrics);
+        return daemon.Run(stop);
+      });
 }
 
 int RunRebuild(const Config& config, const Scope& scope, bool progress) {

@@ -40,6 +40,7 @@
 #include "common/net.h"
 #include "common/process.h"
 #include "db/pg.h"
+#include "e2e_support.h"
 #include "redis/client.h"
 #include "stack/servers.h"
 #include "sync/lsn.h"
@@ -51,6 +52,12 @@ namespace taquilla {
 namespace {
 
 using namespace std::chrono_literals;
+using e2e::CliResult;
+using e2e::DbName;
+using e2e::MustConnect;
+using e2e::RedisGet;
+using e2e::RunCli;
+using e2e::SeededDatabase;
 using testing::Eventually;
 
 // The seed of every random choice; TAQUILLA_TEST_SEED=<n> replays another run.
@@ -61,99 +68,12 @@ const uint64_t kSeed = [] {
 constexpr auto kDeadline = 60s;
 
 // ---------------------------------------------------------------------------------------
-// Running the CLI.
-
-struct CliResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `taquilla args...` to completion (killed after `deadline`), capturing its output.
-CliResult RunCli(const std::vector<std::string>& args, std::chrono::milliseconds deadline = 120s) {
-  static std::atomic<int> counter{0};
-  const std::string log = fmt::format("/tmp/taquilla-sync-e2e-cli-{}-{}.log", getpid(), counter++);
-  SpawnOptions o;
-  o.argv = {testing::TaquillaBin()};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.log_file = log;
-  CliResult out;
-  auto pid = Spawn(o);
-  if (!pid.ok()) {
-    out.output = "spawn failed: " + pid.error().message;
-    return out;
-  }
-  std::optional<int> status;
-  if (!Eventually([&] { return (status = TryReap(*pid)).has_value(); }, deadline)) {
-    status = StopProcess(*pid, SIGKILL, 5s);
-    out.output = fmt::format("(killed after {} ms)\n", deadline.count());
-  }
-  out.status = *status;
-  auto text = ReadFile(log);
-  if (text.ok()) out.output += *text;
-  std::remove(log.c_str());
-  return out;
-}
+// Running the CLI (RunCli, the seeded databases and RedisGet are in e2e_support.h).
 
 CliResult Verify(const std::string& pg, const std::string& redis, int wait_ms = 60000) {
   return RunCli(
       {"verify", "--postgres-url", pg, "--redis-url", redis, "--wait-ms", std::to_string(wait_ms)},
       std::chrono::milliseconds(wait_ms) + 120s);
-}
-
-// ---------------------------------------------------------------------------------------
-// Databases: one demo-seeded database per test binary, copied for each test.
-
-std::string DbName(const std::string& url) { return url.substr(url.rfind('/') + 1); }
-
-// The name of the seeded database (seeded on first use), or "" after printing why not.
-const std::string& SeededTemplate() {
-  static const std::string name = [] {
-    std::string url = testing::PostgresFixture::Get().NewDatabase();
-    auto started = std::chrono::steady_clock::now();
-    CliResult r = RunCli({"seed", "--postgres-url", url, "--scale", "demo", "--no-progress"}, 300s);
-    if (r.status != 0) {
-      std::fprintf(stderr, "taquilla seed failed (status %d):\n%s\n", r.status, r.output.c_str());
-      return std::string();
-    }
-    std::fprintf(stderr, "seeded the demo marketplace in %.1f s\n",
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return DbName(url);
-  }();
-  return name;
-}
-
-// A fresh copy of the seeded database; its URL, or "" on failure.
-std::string SeededDatabase() {
-  const std::string& source = SeededTemplate();
-  if (source.empty()) return "";
-  auto& pg = testing::PostgresFixture::Get();
-  static std::atomic<int> counter{0};
-  std::string name = fmt::format("sync_e2e_{}_{}", getpid(), counter++);
-  auto admin = db::Connection::Open(pg.AdminUrl());
-  if (!admin.ok()) return "";
-  // The seeding backend may take a moment to go away after `taquilla seed` exits.
-  std::string last;
-  bool made = Eventually(
-      [&] {
-        auto r = admin->Exec(fmt::format("CREATE DATABASE {} TEMPLATE {}", name, source));
-        last = r.ok() ? "" : r.error().message;
-        return r.ok();
-      },
-      kDeadline);
-  if (!made) {
-    std::fprintf(stderr, "cannot copy the seeded database: %s\n", last.c_str());
-    return "";
-  }
-  return stack::PostgresUrl(pg.port(), name);
-}
-
-db::Connection MustConnect(const std::string& url) {
-  auto c = db::Connection::Open(url);
-  if (!c.ok()) {
-    std::fprintf(stderr, "cannot connect to %s: %s\n", url.c_str(), c.error().message.c_str());
-    std::abort();
-  }
-  return std::move(c).value();
 }
 
 // pg_current_wal_lsn() as sync's 16-hex-digit key ("" on error).
@@ -211,15 +131,6 @@ redis::Client MustRedis(const std::string& url) {
     std::abort();
   }
   return std::move(c).value();
-}
-
-// GET of a string key, "" when missing or on error (a new client each time: the server
-// may have been restarted).
-std::string RedisGet(const std::string& url, const std::string& key) {
-  auto c = redis::Client::Connect(url, 2s);
-  if (!c.ok()) return "";
-  auto r = c->Cmd("GET", key);
-  return r.ok() && !r->IsNil() ? std::string(r->str()) : "";
 }
 
 std::string MasterReplid(redis::Client& c) {
@@ -613,7 +524,7 @@ void WriteSome(const std::string& pg, const Marketplace& m, uint64_t seed, int n
 class SyncE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pg_ = SeededDatabase();
+    pg_ = SeededDatabase("sync_e2e");
     ASSERT_FALSE(pg_.empty()) << "no seeded database";
     redis_ = std::make_unique<RedisServer>();
     ASSERT_NO_FATAL_FAILURE(redis_->Start());

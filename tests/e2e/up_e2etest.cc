@@ -251,7 +251,8 @@ TEST_F(UpTest, StartsSupervisesAndStopsCleanly) {
                                  up_.ServicePid("indexer"),         up_.ServicePid("secure")};
   EXPECT_EQ(up_.Stop(), 0);
   for (pid_t c : children) EXPECT_FALSE(ProcessAlive(c)) << c;
-  for (int off : {1, 2, 3, 20, 21, 22}) EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
+  for (int off : {1, 2, 3, 20, 21, 22})
+    EXPECT_FALSE(PortAccepts("127.0.0.1", up_.base + off)) << off;
   EXPECT_TRUE(Eventually([&] { return NoProcessMentions(up_.dir); }, 10s));
   EXPECT_FALSE(fs::exists(up_.dir + "/endpoints.json"));
 }
