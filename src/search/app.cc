@@ -1,6 +1,5 @@
 #include "search/app.h"
 
-
 #include <boost/json.hpp>
 #include <iostream>
 #include <sstream>

@@ -1,6 +1,5 @@
 #include "sync/app.h"
 
-
 #include <iostream>
 #include <sstream>
 
