@@ -1,18 +1,22 @@
 #include "e2e_support.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <optional>
+#include <sstream>
 
 #include "common/files.h"
+#include "common/net.h"
 #include "common/process.h"
 #include "redis/client.h"
 #include "stack/servers.h"
 #include "testing/eventually.h"
+#include "testing/http_client.h"
 #include "testing/servers.h"
 
 namespace taquilla::e2e {
@@ -102,6 +106,79 @@ std::string RedisGet(const std::string& url, const std::string& key) {
   if (!c.ok()) return "";
   auto r = c->Cmd("GET", key);
   return r.ok() && !r->IsNil() ? std::string(r->str()) : "";
+}
+
+void Daemon::Start() {
+  auto port = FindFreePort();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  port_ = *port;
+  SpawnOptions o;
+  o.argv = argv_;
+  o.argv.push_back("--listen");
+  o.argv.push_back(fmt::format("127.0.0.1:{}", port_));
+  o.log_file = log_;
+  auto pid = Spawn(o);
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  pid_ = *pid;
+  ++starts_;
+}
+
+void Daemon::Kill() {
+  if (pid_ > 0) StopProcess(pid_, SIGKILL, 10s);
+  pid_ = 0;
+}
+
+int Daemon::Stop() {
+  int status = pid_ > 0 ? StopProcess(pid_, SIGTERM, 30s) : -1;
+  pid_ = 0;
+  return status;
+}
+
+bool Daemon::Running() {
+  if (pid_ <= 0) return false;
+  if (auto status = TryReap(pid_)) {
+    exit_status_ = *status;
+    pid_ = 0;
+    return false;
+  }
+  return true;
+}
+
+std::map<std::string, std::string> Daemon::Metrics() const {
+  std::map<std::string, std::string> out;
+  if (pid_ <= 0) return out;
+  testing::HttpClient http("127.0.0.1", port_);
+  auto reply = http.Get("/metrics");
+  if (reply.status != 200) return out;
+  std::istringstream lines(reply.body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    if (space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+
+double Daemon::Metric(const std::string& name) const {
+  auto m = Metrics();
+  auto it = m.find(name);
+  return it == m.end() ? -1 : std::atof(it->second.c_str());
+}
+
+std::string Daemon::Log() const {
+  auto text = ReadFile(log_);
+  return text.ok() ? *text : "";
+}
+
+std::string Daemon::LogTail(size_t lines) const {
+  std::string text = Log();
+  size_t at = text.size();
+  for (size_t n = 0; n <= lines && at > 0; ++n) {
+    at = text.rfind('\n', at - 1);
+    if (at == std::string::npos) return text;
+  }
+  return text.substr(at);
 }
 
 }  // namespace taquilla::e2e

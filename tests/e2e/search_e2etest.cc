@@ -62,6 +62,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using e2e::CliResult;
+using e2e::Daemon;
 using e2e::DbName;
 using e2e::MustConnect;
 using e2e::RedisGet;
@@ -117,101 +118,6 @@ bool QueueDrained(const std::string& url) {
   auto s = SearchQueueStats(url);
   return s && s->depth == 0 && s->in_flight == 0;
 }
-
-// ---------------------------------------------------------------------------------------
-// A taquilla daemon (sync, indexer) as a child process; /metrics on a new free port at
-// every start.
-
-class Daemon {
- public:
-  // `argv` is the whole command line but --listen, which Start appends.
-  Daemon(std::vector<std::string> argv, std::string log)
-      : argv_(std::move(argv)), log_(std::move(log)) {}
-  ~Daemon() { Kill(); }
-
-  void Start() {
-    auto port = FindFreePort();
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    port_ = *port;
-    SpawnOptions o;
-    o.argv = argv_;
-    o.argv.push_back("--listen");
-    o.argv.push_back(fmt::format("127.0.0.1:{}", port_));
-    o.log_file = log_;
-    auto pid = Spawn(o);
-    ASSERT_TRUE(pid.ok()) << pid.error().message;
-    pid_ = *pid;
-    ++starts_;
-  }
-  void Kill() {
-    if (pid_ > 0) StopProcess(pid_, SIGKILL, 10s);
-    pid_ = 0;
-  }
-  // SIGTERM; returns the exit status.
-  int Stop() {
-    int status = pid_ > 0 ? StopProcess(pid_, SIGTERM, 30s) : -1;
-    pid_ = 0;
-    return status;
-  }
-  // Still running (not exited). Reaps it if it has exited.
-  bool Running() {
-    if (pid_ <= 0) return false;
-    if (auto status = TryReap(pid_)) {
-      exit_status_ = *status;
-      pid_ = 0;
-      return false;
-    }
-    return true;
-  }
-  int exit_status() const { return exit_status_; }
-
-  // /metrics as name -> value; empty if unreachable.
-  std::map<std::string, std::string> Metrics() const {
-    std::map<std::string, std::string> out;
-    if (pid_ <= 0) return out;
-    testing::HttpClient http("127.0.0.1", port_);
-    auto reply = http.Get("/metrics");
-    if (reply.status != 200) return out;
-    std::istringstream lines(reply.body);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      auto space = line.rfind(' ');
-      if (space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
-    }
-    return out;
-  }
-  // A metric's value; -1 when unreachable.
-  double Metric(const std::string& name) const {
-    auto m = Metrics();
-    auto it = m.find(name);
-    return it == m.end() ? -1 : std::atof(it->second.c_str());
-  }
-
-  std::string Log() const {
-    auto text = ReadFile(log_);
-    return text.ok() ? *text : "";
-  }
-  // The last `lines` lines of the log.
-  std::string LogTail(size_t lines = 60) const {
-    std::string text = Log();
-    size_t at = text.size();
-    for (size_t n = 0; n <= lines && at > 0; ++n) {
-      at = text.rfind('\n', at - 1);
-      if (at == std::string::npos) return text;
-    }
-    return text.substr(at);
-  }
-  int starts() const { return starts_; }
-
- private:
-  std::vector<std::string> argv_;
-  std::string log_;
-  int port_ = 0;
-  pid_t pid_ = 0;
-  int exit_status_ = -1;
-  int starts_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------
 // The writer: short transactions that change what search shows, on one connection, with

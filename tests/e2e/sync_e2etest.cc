@@ -160,108 +160,19 @@ std::vector<std::string> ScanKeys(redis::Client& c, const std::string& pattern) 
 // ---------------------------------------------------------------------------------------
 // `taquilla sync` as a child process; /metrics on a new free port at every start.
 
-class SyncProcess {
+class SyncProcess : public e2e::Daemon {
  public:
-  SyncProcess(std::string pg, std::string redis, std::string slot, std::string log)
-      : pg_(std::move(pg)),
-        redis_(std::move(redis)),
-        slot_(std::move(slot)),
-        log_(std::move(log)) {}
-  ~SyncProcess() { Kill(); }
+  SyncProcess(const std::string& pg, const std::string& redis, std::string slot, std::string log)
+      : Daemon({testing::TaquillaBin(), "sync", "--postgres-url", pg, "--redis-url", redis,
+                "--slot", slot},
+               std::move(log)),
+        slot_(std::move(slot)) {}
 
-  void Start() {
-    auto port = FindFreePort();
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    port_ = *port;
-    SpawnOptions o;
-    o.argv = {testing::TaquillaBin(),
-              "sync",
-              "--postgres-url",
-              pg_,
-              "--redis-url",
-              redis_,
-              "--listen",
-              fmt::format("127.0.0.1:{}", port_),
-              "--slot",
-              slot_};
-    o.log_file = log_;
-    auto pid = Spawn(o);
-    ASSERT_TRUE(pid.ok()) << pid.error().message;
-    pid_ = *pid;
-    ++starts_;
-  }
-
-  void Kill() {
-    if (pid_ > 0) StopProcess(pid_, SIGKILL, 10s);
-    pid_ = 0;
-  }
-  // SIGTERM; returns the exit status.
-  int Stop() {
-    int status = pid_ > 0 ? StopProcess(pid_, SIGTERM, 30s) : -1;
-    pid_ = 0;
-    return status;
-  }
-  // Still running (not exited). Reaps it if it has exited.
-  bool Running() {
-    if (pid_ <= 0) return false;
-    if (auto status = TryReap(pid_)) {
-      exit_status_ = *status;
-      pid_ = 0;
-      return false;
-    }
-    return true;
-  }
-  int exit_status() const { return exit_status_; }
-
-  // /metrics as name -> value ("" labels kept in the name); empty if unreachable.
-  std::map<std::string, std::string> Metrics() const {
-    std::map<std::string, std::string> out;
-    if (pid_ <= 0) return out;
-    testing::HttpClient http("127.0.0.1", port_);
-    auto reply = http.Get("/metrics");
-    if (reply.status != 200) return out;
-    size_t at = 0;
-    while (at < reply.body.size()) {
-      size_t end = reply.body.find('\n', at);
-      if (end == std::string::npos) end = reply.body.size();
-      std::string line = reply.body.substr(at, end - at);
-      at = end + 1;
-      if (line.empty() || line[0] == '#') continue;
-      auto space = line.rfind(' ');
-      if (space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
-    }
-    return out;
-  }
-  double Metric(const std::string& name) const {
-    auto m = Metrics();
-    auto it = m.find(name);
-    return it == m.end() ? -1 : std::atof(it->second.c_str());
-  }
   bool Streaming() const { return Metric("taquilla_sync_streaming") == 1; }
-
-  std::string Log() const {
-    auto text = ReadFile(log_);
-    return text.ok() ? *text : "";
-  }
-  // The last `lines` lines of the log.
-  std::string LogTail(size_t lines = 60) const {
-    std::string text = Log();
-    size_t at = text.size();
-    for (size_t n = 0; n <= lines && at > 0; ++n) {
-      at = text.rfind('\n', at - 1);
-      if (at == std::string::npos) return text;
-    }
-    return text.substr(at);
-  }
   const std::string& slot() const { return slot_; }
-  int starts() const { return starts_; }
 
  private:
-  std::string pg_, redis_, slot_, log_;
-  int port_ = 0;
-  pid_t pid_ = 0;
-  int exit_status_ = -1;
-  int starts_ = 0;
+  std::string slot_;
 };
 
 // ---------------------------------------------------------------------------------------
