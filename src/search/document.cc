@@ -3,10 +3,9 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
-#include <cstdio>
-#include <ctime>
 
 #include "search/analyzer.h"
+#include "search/iso_time.h"
 
 namespace taquilla::search {
 namespace json = boost::json;
@@ -39,30 +38,6 @@ std::optional<double> Double(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_number()) return std::nullopt;
   return v->to_number<double>();
-}
-
-// "2026-12-24T20:00:00+01:00" (or with Z, or fractional seconds) -> epoch seconds.
-std::optional<int64_t> ParseIsoTime(const std::string& s) {
-  int y, mo, d, h, mi, se;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6) {
-    return std::nullopt;
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  int64_t t = timegm(&tm);
-  size_t z = s.find_first_of("Z+-", 19);
-  if (z != std::string::npos && s[z] != 'Z') {
-    int oh = 0, om = 0;
-    if (std::sscanf(s.c_str() + z + 1, "%2d:%2d", &oh, &om) < 1) return std::nullopt;
-    int64_t off = oh * 3600 + om * 60;
-    t -= s[z] == '+' ? off : -off;
-  }
-  return t;
 }
 
 uint64_t Fnv1a(uint64_t h, std::string_view s) {

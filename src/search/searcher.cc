@@ -6,15 +6,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <map>
 
 #include "search/analyzer.h"
 #include "search/document.h"
 #include "search/index.h"
+#include "search/iso_time.h"
 
 namespace taquilla::search {
 
@@ -53,74 +52,18 @@ Result<bool> ParseBool(std::string_view name, const std::string& v) {
   return Invalid(name, "must be 0, 1, true or false");
 }
 
-// Whether `v` starts with `pattern`, where 'd' stands for a digit.
-bool Shaped(std::string_view v, std::string_view pattern) {
-  if (v.size() < pattern.size()) return false;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == 'd' ? (v[i] < '0' || v[i] > '9') : v[i] != pattern[i]) return false;
-  }
-  return true;
-}
-
-// Whether day `d` exists in month `mo` (1-12) of year `y`.
-bool DayExists(int y, int mo, int d) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return d >= 1 && d <= kDays[mo - 1] + (mo == 2 && leap ? 1 : 0);
-}
-
 // YYYY-MM-DD (the whole day in UTC: its start for `from`, its end for `to`) or an ISO 8601
 // time with an offset or Z.
 Result<int64_t> ParseTime(std::string_view name, const std::string& v, bool end_of_day) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, n = 0;
-  std::tm tm{};
-  if (v.size() == 10 && Shaped(v, "dddd-dd-dd") &&
-      std::sscanf(v.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
-    if (mo < 1 || mo > 12 || !DayExists(y, mo, d) || y < 1970 || y > 9999) {
-      return Invalid(name, "is not a valid date");
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    int64_t t = timegm(&tm);
-    return end_of_day ? t + 86399 : t;
-  }
-  if (v.size() >= 20 && v.size() <= 35 && Shaped(v, "dddd-dd-ddTdd:dd:dd") &&
-      std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6 &&
-      mo >= 1 && mo <= 12 && DayExists(y, mo, d) && h < 24 && mi < 60 && s < 61 && y >= 1970 &&
-      y <= 9999) {
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    int64_t t = timegm(&tm);
-    std::string rest = v.substr(static_cast<size_t>(n));
-    if (!rest.empty() && rest[0] == '.') {
-      size_t k = 1;
-      while (k < rest.size() && rest[k] >= '0' && rest[k] <= '9') ++k;
-      rest = rest.substr(k);
-    }
-    if (rest == "Z") return t;
-    int oh = 0, om = 0, m = 0;
-    if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && Shaped(rest.substr(1), "dd:dd") &&
-        std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &oh, &om, &m) == 2 && m == 5 && oh < 24 &&
-        om < 60) {
-      int64_t off = oh * 3600 + om * 60;
-      return rest[0] == '+' ? t - off : t + off;
-    }
-  }
+  if (auto day = ParseIsoDate(v)) return end_of_day ? *day + 86399 : *day;
+  if (auto t = ParseIsoTime(v)) return *t;
+  if (v.size() == 10 && v[4] == '-' && v[7] == '-') return Invalid(name, "is not a valid date");
   return Invalid(name, "must be a date (YYYY-MM-DD) or a time (ISO 8601 with an offset)");
 }
 
 Error XapianError(const Xapian::Error& e, std::string_view what) {
   return MakeError(ErrorCode::kUnavailable, "{}: {}: {}", what, e.get_type(), e.get_msg());
 }
-
-}  // namespace
-
-namespace {
 
 // The date and price ranges of a request, checked on each candidate document (values
 // are sortable_serialise'd, so byte order is numeric order).
