@@ -17,6 +17,7 @@
 #include "db/pg.h"
 #include "queue/ops.h"
 #include "redis/client.h"
+#include "read/server.h"
 #include "search/app.h"
 #include "secure/app.h"
 #include "seed/seed.h"
@@ -160,6 +161,17 @@ int main(int argc, char** argv) {
   KeyFlag(indexer, flags, "--shards", "search.shards", "Index shards to write");
   KeyFlag(indexer, flags, "--listen", "search.listen", "host:port of /metrics");
 
+  auto* read_cmd = app.add_subcommand(
+      "read", "Serve the public pages and API from a Redis replica and the search index");
+  KeyFlag(read_cmd, flags, "--data-dir", "stack.data_dir", "Find the replica and index here");
+  KeyFlag(read_cmd, flags, "--redis-url", "redis.replica_url", "Redis replica URL");
+  KeyFlag(read_cmd, flags, "--index-dir", "search.dir", "Index directory");
+  KeyFlag(read_cmd, flags, "--read-shards", "search.read_shards",
+          "Shards to search: index paths and xapian-tcpsrv host:port, comma-separated");
+  KeyFlag(read_cmd, flags, "--listen", "read.listen", "host:port to serve on");
+  KeyFlag(read_cmd, flags, "--secure-url", "read.secure_url",
+          "Where transactional paths are redirected");
+
   auto* reindex = app.add_subcommand(
       "reindex", "Rebuild the search index from the projections aside, then swap it in");
   std::string ri_lang;
@@ -293,6 +305,7 @@ int main(int argc, char** argv) {
     return code;
   }
   if (indexer->parsed()) return search::RunIndexer(*config);
+  if (read_cmd->parsed()) return read::RunRead(*config);
   if (reindex->parsed()) {
     return search::RunReindex(*config, ri_lang, !ri_no_progress && isatty(STDERR_FILENO));
   }

@@ -254,6 +254,36 @@ const std::vector<ConfigOption>& ConfigOptions() {
     o.push_back(IntOpt("search.purge_seconds",
                        "Seconds between sweeps that delete started events from the index", 1, 86400,
                        [](Config& c) { return &c.search.purge_seconds; }));
+    o.push_back(StringOpt(
+        "read.listen",
+        "host:port a read server listens on; empty means 127.0.0.1 and port_base + 10",
+        [](Config& c) { return &c.read.listen; }, CheckListen));
+    o.push_back(StringOpt(
+        "read.secure_url",
+        "URL transactional paths (/login, /sell, /checkout ...) are redirected to; empty means "
+        "the local stack's public entry",
+        [](Config& c) { return &c.read.secure_url; },
+        [](const std::string& v) -> Status {
+          if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+            return MakeError(ErrorCode::kInvalidArgument, "'{}' is not an http(s) URL", v);
+          }
+          return Ok();
+        }));
+    o.push_back(IntOpt("read.io_threads", "I/O threads of a read server (one per core)", 1, 256,
+                       [](Config& c) { return &c.read.io_threads; }));
+    o.push_back(IntOpt("read.handler_threads",
+                       "Threads of a read server that read Redis and the index, each with its "
+                       "own connection and searcher",
+                       1, 256, [](Config& c) { return &c.read.handler_threads; }));
+    o.push_back(IntOpt("read.cache_mb",
+                       "Memory for a read server's cache of rendered answers (0: no cache)", 0,
+                       65536, [](Config& c) { return &c.read.cache_mb; }));
+    o.push_back(IntOpt("read.max_stale_ms",
+                       "Longest a cached answer may lag behind the Redis replica", 20, 60'000,
+                       [](Config& c) { return &c.read.max_stale_ms; }));
+    o.push_back(IntOpt("read.min_lsn_wait_ms",
+                       "Longest a request with X-Taquilla-Min-LSN waits for the replica", 0,
+                       10'000, [](Config& c) { return &c.read.min_lsn_wait_ms; }));
     o.push_back(IntOpt("queue.heartbeat_seconds",
                        "A queue worker whose heartbeat is older than this is dead: the reaper "
                        "gives its items to others",

@@ -68,6 +68,15 @@ struct Config {
     std::string fsync = "true";
     int purge_seconds = 60;
   } search;
+  struct Read {
+    std::string listen;      // host:port; empty: 127.0.0.1:<port_base + 10>
+    std::string secure_url;  // where transactional paths go; empty: the stack's public URL
+    int io_threads = 2;
+    int handler_threads = 4;
+    int cache_mb = 64;
+    int max_stale_ms = 500;
+    int min_lsn_wait_ms = 1000;
+  } read;
   struct Queue {
     int heartbeat_seconds = 10;
     int max_deliveries = 5;

@@ -85,6 +85,7 @@ Response Router::Dispatch(const Request& req, const Peer& peer) const {
     res.set(bhttp::field::allow, allow);
     return res;
   }
+  if (not_found_) return not_found_(req, peer, params);
   return ErrorResponse(bhttp::status::not_found, "not_found", "There is nothing at this path.");
 }
 

@@ -29,6 +29,8 @@ class Router {
   using Fn = std::function<Response(const Request&, const Peer&, const Params&)>;
 
   void Add(bhttp::verb method, std::string pattern, Fn fn);
+  // What answers a path no route matches (default: the API's 404).
+  void SetNotFound(Fn fn) { not_found_ = std::move(fn); }
   // Answers the request with the matching route, or 400/404/405.
   Response Dispatch(const Request& req, const Peer& peer) const;
   // Every route as "METHOD /pattern".
@@ -42,6 +44,7 @@ class Router {
     Fn fn;
   };
   std::vector<Route> routes_;
+  Fn not_found_;
 };
 
 }  // namespace taquilla::http

@@ -20,9 +20,13 @@ using tcp = asio::ip::tcp;
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
-  asio::io_context ioc;
+  // One io_context per I/O thread, each kept running by a work guard (an idle context
+  // would otherwise return from run() at once); the acceptor lives on the first.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  size_t next_ioc = 0;
   std::unique_ptr<asio::thread_pool> pool;
-  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   int port = 0;
   bool running = false;
@@ -40,6 +44,18 @@ struct Server::Impl {
     }
     return ErrorResponse(bhttp::status::internal_server_error, "internal",
                          "The server failed to answer this request.");
+  }
+
+  // The fast handler's answer, or nullopt (declined, or it threw: the handler retries).
+  std::optional<Response> CallFast(const Request& req, const Peer& peer) {
+    try {
+      return options.fast_handler(req, peer);
+    } catch (const std::exception& e) {
+      log->warn("fast handler failed on {}: {}", std::string(req.target()), e.what());
+    } catch (...) {
+      log->warn("fast handler failed on {}", std::string(req.target()));
+    }
+    return std::nullopt;
   }
 
   awaitable<Response> CallOnPool(const Request& req, const Peer& peer) {
@@ -95,7 +111,11 @@ struct Server::Impl {
       Request req = parser.release();
       // (GCC 12 miscompiles co_await inside ?:, so this is an if.)
       Response res;
-      if (pool) {
+      std::optional<Response> fast;
+      if (options.fast_handler) fast = CallFast(req, peer);
+      if (fast) {
+        res = std::move(*fast);
+      } else if (pool) {
         res = co_await CallOnPool(req, peer);
       } else {
         res = Call(req, peer);
@@ -124,14 +144,17 @@ struct Server::Impl {
 
   awaitable<void> Accept() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(use_awaitable));
+      asio::io_context& target = *iocs[next_ioc++ % iocs.size()];
+      auto [ec, socket] =
+          co_await acceptor->async_accept(target, asio::as_tuple(use_awaitable));
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         log->warn("accept failed: {}", ec.message());
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(ioc, Session(std::move(socket)), asio::detached);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, Session(std::move(socket)), asio::detached);
     }
   }
 };
@@ -153,22 +176,27 @@ Status Server::Start() {
     return MakeError(ErrorCode::kInvalidArgument, "'{}' is not an IP address", s.options.host);
   }
   tcp::endpoint ep(addr, static_cast<uint16_t>(s.options.port));
-  s.acceptor.open(ep.protocol(), ec);
-  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(ep, ec);
-  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
+    s.iocs.push_back(std::make_unique<asio::io_context>(1));
+    s.guards.push_back(asio::make_work_guard(*s.iocs.back()));
+  }
+  s.acceptor = std::make_unique<tcp::acceptor>(*s.iocs[0]);
+  s.acceptor->open(ep.protocol(), ec);
+  if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(ep, ec);
+  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return MakeError(ErrorCode::kUnavailable, "cannot listen on {}:{}: {}", s.options.host,
                      s.options.port, ec.message());
   }
-  s.port = s.acceptor.local_endpoint().port();
+  s.port = s.acceptor->local_endpoint().port();
   if (s.options.handler_threads > 0) {
     s.pool = std::make_unique<asio::thread_pool>(s.options.handler_threads);
   }
-  asio::co_spawn(s.ioc, s.Accept(), asio::detached);
+  asio::co_spawn(*s.iocs[0], s.Accept(), asio::detached);
   s.running = true;
-  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
-    s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& ioc : s.iocs) {
+    s.threads.emplace_back([io = ioc.get()] { io->run(); });
   }
   return Ok();
 }
@@ -178,11 +206,12 @@ void Server::Stop() {
   if (!s.running) return;
   s.running = false;
   boost::system::error_code ec;
-  asio::post(s.ioc, [&s] {
+  asio::post(*s.iocs[0], [&s] {
     boost::system::error_code ignored;
-    s.acceptor.close(ignored);
+    s.acceptor->close(ignored);
   });
-  s.ioc.stop();
+  s.guards.clear();
+  for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   if (s.pool) s.pool->join();

@@ -5,10 +5,13 @@
 // (413), a bounded time per request (slow clients are dropped), keep-alive, and Beast's
 // strict parser: a request with both Content-Length and Transfer-Encoding, or two
 // different Content-Lengths, is a 400 and the connection is closed (no request
-// smuggling). HEAD gets the headers GET would. Handlers either run on the I/O threads
-// (they must not block) or, when handler_threads > 0, on a pool of that many threads
-// where they may block (on PostgreSQL, say) without stalling other connections. A
-// handler that throws answers 500 and is logged; the connection survives.
+// smuggling). HEAD gets the headers GET would. Each I/O thread runs its own io_context
+// (accepted connections are dealt to them in turn), so threads share no reactor lock.
+// Handlers either run on the I/O threads (they must not block) or, when handler_threads
+// > 0, on a pool of that many threads where they may block (on PostgreSQL, Redis) without
+// stalling other connections. A `fast_handler`, when set, is tried first on the I/O
+// thread (an answer from memory, say); only when it declines does the request go to the
+// handler. A handler that throws answers 500 and is logged; the connection survives.
 //
 // Thread-safety: Start and Stop are called from one owning thread; the handler is
 // called concurrently from several threads.
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -34,6 +38,8 @@ struct Peer {
 };
 
 using Handler = std::function<Response(const Request&, const Peer&)>;
+// Answers from the I/O thread without blocking, or declines (nullopt).
+using FastHandler = std::function<std::optional<Response>(const Request&, const Peer&)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -44,6 +50,7 @@ struct ServerOptions {
   size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds request_timeout{30'000};  // idle keep-alive wait included
   std::string server_name = "taquilla";
+  FastHandler fast_handler;  // optional
 };
 
 class Server {

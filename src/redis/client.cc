@@ -1,5 +1,7 @@
 #include "redis/client.h"
 
+#include <poll.h>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
@@ -114,6 +116,29 @@ void Client::Append(const std::vector<std::string>& argv) {
     return;
   }
   ++pending_;
+}
+
+Result<std::optional<Reply>> Client::Poll(std::chrono::milliseconds timeout) {
+  if (broken_) return MakeError(ErrorCode::kUnavailable, "redis {}: connection is broken", url_);
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(c_.get(), &done) != REDIS_OK) return ConnectionError("send");
+  }
+  auto take = [this]() -> Result<std::optional<Reply>> {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(c_.get(), &raw) != REDIS_OK) return ConnectionError("parse");
+    if (raw == nullptr) return std::optional<Reply>();
+    if (pending_ > 0) --pending_;
+    return std::optional<Reply>(Reply::Own(static_cast<redisReply*>(raw)));
+  };
+  TQ_ASSIGN_OR_RETURN(std::optional<Reply> buffered, take());
+  if (buffered) return buffered;
+  pollfd p{.fd = c_->fd, .events = POLLIN, .revents = 0};
+  int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  if (n < 0 && errno == EINTR) return std::optional<Reply>();
+  if (n < 0) return ConnectionError("poll");
+  if (n == 0) return std::optional<Reply>();
+  if (redisBufferRead(c_.get()) != REDIS_OK) return ConnectionError("receive");
+  return take();
 }
 
 Result<std::vector<Reply>> Client::Flush() {

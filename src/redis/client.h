@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,10 @@ class Client {
   size_t pending() const { return pending_; }
   Result<std::vector<Reply>> Flush();
 
+  // Pub/sub: sends anything queued with Append, then returns the next message the server
+  // pushed (or the reply to a queued command, e.g. PING on a subscribed connection), or
+  // nullopt when none arrives within `timeout`. A timeout leaves the connection usable.
+  Result<std::optional<Reply>> Poll(std::chrono::milliseconds timeout);
   // EVALSHA, falling back to EVAL when the server does not have the script yet.
   Result<Reply> Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);

@@ -5,7 +5,6 @@
 #include <boost/url.hpp>
 #include <charconv>
 #include <cmath>
-#include <kainjow/mustache.hpp>
 #include <memory>
 #include <regex>
 #include <set>
@@ -17,16 +16,12 @@
 #include "i18n/messages.h"
 #include "i18n/money.h"
 #include "secure/rules.h"
-
-namespace taquilla_templates {
-std::string_view Get(std::string_view path);
-}  // namespace taquilla_templates
+#include "web/render.h"
 
 namespace taquilla::secure {
 
 namespace {
 
-namespace mus = kainjow::mustache;
 using http::Params;
 using http::Peer;
 using http::Request;
@@ -34,8 +29,8 @@ using http::Response;
 namespace bhttp = http::bhttp;
 using Status_ = bhttp::status;
 
-constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
-constexpr std::string_view kCssPath = "static/taquilla.css";
+using web::kCssPath;
+using web::kHtmlType;
 
 // ---------------------------------------------------------------- small pure helpers
 
@@ -161,47 +156,6 @@ void AddTimeTexts(boost::json::value& v) {
   }
 }
 
-// Boost.JSON to mustache data: null is false, numbers are their text.
-mus::data ToData(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::object: {
-      mus::data d{mus::data::type::object};
-      for (const auto& kv : v.as_object()) d.set(std::string(kv.key()), ToData(kv.value()));
-      return d;
-    }
-    case boost::json::kind::array: {
-      mus::data d{mus::data::type::list};
-      for (const auto& e : v.as_array()) d.push_back(ToData(e));
-      return d;
-    }
-    case boost::json::kind::string:
-      return mus::data(std::string(v.as_string()));
-    case boost::json::kind::bool_:
-      return mus::data(v.as_bool());
-    case boost::json::kind::null:
-      return mus::data(false);
-    default:
-      return mus::data(boost::json::serialize(v));
-  }
-}
-
-// The flat catalog as nested objects: "login.title" is t.login.title in a template.
-boost::json::object Nested(const i18n::Messages::Catalog& catalog) {
-  boost::json::object root;
-  for (const auto& [key, text] : catalog) {
-    boost::json::object* at = &root;
-    std::string_view rest = key;
-    for (auto dot = rest.find('.'); dot != std::string_view::npos; dot = rest.find('.')) {
-      auto& child = (*at)[rest.substr(0, dot)];
-      if (!child.is_object()) child = boost::json::object();
-      at = &child.as_object();
-      rest.remove_prefix(dot + 1);
-    }
-    (*at)[rest] = text;
-  }
-  return root;
-}
-
 // Options of a <select>: [{value, label, selected}].
 boost::json::array Options(const std::vector<std::pair<std::string, std::string>>& values,
                            std::string_view selected) {
@@ -324,7 +278,7 @@ class Pages : public std::enable_shared_from_this<Pages> {
  public:
   explicit Pages(SecureApi& api)
       : api_(api), market_(api.market()), msgs_(i18n::Messages::Default()), log_(Logger("pages")) {
-    std::string_view css = taquilla_templates::Get(kCssPath);
+    std::string_view css = web::Embedded(kCssPath);
     unsigned char hash[16];
     crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(css.data()),
                        css.size(), nullptr, 0);
@@ -359,17 +313,11 @@ class Pages : public std::enable_shared_from_this<Pages> {
   // the page's data; "title", "error" and "notice" in it are shown by the layout.
   Response Render(Status_ status, const View& v, const std::string& page,
                   boost::json::object ctx) const {
-    std::string_view layout = taquilla_templates::Get("templates/layout.mustache");
-    std::string_view body = taquilla_templates::Get("templates/secure/" + page + ".mustache");
-    if (layout.empty() || body.empty()) {
-      log_->error("no template for page {}", page);
-      return Plain(Status_::internal_server_error, "Internal error.");
-    }
     if (!ctx.contains("title")) ctx["title"] = T(v, page + ".title");
     if (!ctx.contains("notice") && !v.notice.empty()) ctx["notice"] = v.notice;
     ctx["lang"] = v.lang;
     ctx["dir"] = i18n::IsRightToLeft(v.lang) ? "rtl" : "ltr";
-    ctx["t"] = Nested(msgs_.All(v.lang));
+    ctx["t"] = web::NestedCatalog(msgs_.All(v.lang));
     if (v.caller) {
       ctx["user"] = boost::json::object{{"display_name", v.caller->display_name},
                                         {"email", v.caller->email},
@@ -378,18 +326,14 @@ class Pages : public std::enable_shared_from_this<Pages> {
     }
     boost::json::value value(std::move(ctx));
     AddTimeTexts(value);
-    mus::data data = ToData(value);
-    std::string partial(body);
-    data.set("content", mus::partial([partial] { return partial; }));
-    mus::mustache tmpl{std::string(layout)};
-    std::string html = tmpl.is_valid() ? tmpl.render(data) : "";
-    if (!tmpl.is_valid() || !tmpl.error_message().empty()) {
-      log_->error("template {}: {}", page, tmpl.error_message());
+    auto html = web::RenderPage("secure/" + page, value);
+    if (!html.ok()) {
+      log_->error("{}", html.error().message);
       return Plain(Status_::internal_server_error, "Internal error.");
     }
     Response res{status, 11};
     SetHtmlHeaders(res, v.lang);
-    res.body() = std::move(html);
+    res.body() = std::move(*html);
     return res;
   }
 
@@ -583,7 +527,7 @@ class Pages : public std::enable_shared_from_this<Pages> {
     res.set(bhttp::field::cache_control, "public, max-age=86400");
     res.set(bhttp::field::etag, css_etag_);
     res.set("X-Content-Type-Options", "nosniff");
-    res.body() = std::string(taquilla_templates::Get(kCssPath));
+    res.body() = std::string(web::Embedded(kCssPath));
     return res;
   }
 

@@ -104,4 +104,11 @@ Result<std::string> ResolveRedisMasterUrl(const Config& config) {
   return e.redis_master;
 }
 
+Result<std::string> ResolveRedisReplicaUrl(const Config& config) {
+  if (!config.redis.replica_url.empty()) return config.redis.replica_url;
+  TQ_ASSIGN_OR_RETURN(Endpoints e, LoadEndpoints(config.stack.data_dir));
+  if (e.redis_replicas.empty()) return e.redis_master;
+  return e.redis_replicas.front();
+}
+
 }  // namespace taquilla::stack

@@ -50,5 +50,7 @@ std::pair<std::string, int> ListenAddress(const Config& config, const std::strin
 
 // The Redis master URL: redis.master_url if set, else the stack's.
 Result<std::string> ResolveRedisMasterUrl(const Config& config);
+// The Redis replica a read server uses: redis.replica_url if set, else the stack's first.
+Result<std::string> ResolveRedisReplicaUrl(const Config& config);
 
 }  // namespace taquilla::stack

@@ -1,0 +1,46 @@
+// What the secure app's and the read servers' HTML pages share: the embedded templates
+// (templates/layout.mustache around templates/<area>/<page>.mustache), Boost.JSON data
+// turned into mustache data (every value HTML-escaped by the template engine unless a
+// template uses {{{ }}}, which ours never do), the message catalog as nested names
+// ({{t.login.title}}), the HTML security headers, gzip and strong ETags.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <boost/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "http/server.h"
+#include "i18n/messages.h"
+
+namespace taquilla::web {
+
+inline constexpr std::string_view kHtmlType = "text/html; charset=utf-8";
+inline constexpr std::string_view kCssPath = "static/taquilla.css";
+
+// An embedded file ("templates/read/event.mustache", "static/taquilla.css"), or "".
+std::string_view Embedded(std::string_view path);
+
+// The flat catalog as nested objects: "login.title" becomes t.login.title.
+boost::json::object NestedCatalog(const i18n::Messages::Catalog& catalog);
+
+// Renders `page` (a path under templates/) inside templates/layout.mustache with `data`.
+// The layout reads title, lang, dir, t (the catalog) and optional blocks; the page is its
+// "content" partial. Errors: a missing or broken template (kInternal).
+Result<std::string> RenderPage(std::string_view page, const boost::json::value& data);
+
+// Content-Type, Content-Language and the security headers of an HTML page (a strict CSP:
+// no inline script or style, forms only to this origin).
+void SetHtmlHeaders(http::Response& res, std::string_view lang);
+
+// gzip of `data` (level 6), or "" when compressing fails.
+std::string Gzip(std::string_view data);
+// A strong ETag of a body: a quoted 128-bit BLAKE2b hash.
+std::string ETagOf(std::string_view body);
+// True when an If-None-Match header value matches `etag` (a list, weak forms, or *).
+bool ETagMatches(std::string_view if_none_match, std::string_view etag);
+// True when Accept-Encoding allows gzip (q=0 refuses it).
+bool AcceptsGzip(std::string_view accept_encoding);
+
+}  // namespace taquilla::web
