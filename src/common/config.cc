@@ -282,8 +282,8 @@ const std::vector<ConfigOption>& ConfigOptions() {
                        "Longest a cached answer may lag behind the Redis replica", 20, 60'000,
                        [](Config& c) { return &c.read.max_stale_ms; }));
     o.push_back(IntOpt("read.min_lsn_wait_ms",
-                       "Longest a request with X-Taquilla-Min-LSN waits for the replica", 0,
-                       10'000, [](Config& c) { return &c.read.min_lsn_wait_ms; }));
+                       "Longest a request with X-Taquilla-Min-LSN waits for the replica", 0, 10'000,
+                       [](Config& c) { return &c.read.min_lsn_wait_ms; }));
     o.push_back(IntOpt("queue.heartbeat_seconds",
                        "A queue worker whose heartbeat is older than this is dead: the reaper "
                        "gives its items to others",

@@ -145,8 +145,7 @@ struct Server::Impl {
   awaitable<void> Accept() {
     for (;;) {
       asio::io_context& target = *iocs[next_ioc++ % iocs.size()];
-      auto [ec, socket] =
-          co_await acceptor->async_accept(target, asio::as_tuple(use_awaitable));
+      auto [ec, socket] = co_await acceptor->async_accept(target, asio::as_tuple(use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         log->warn("accept failed: {}", ec.message());

@@ -60,8 +60,8 @@ std::unique_ptr<icu::DateFormat> MakeFormat(std::string_view locale, std::string
 
 icu::DateFormat* Cached(std::string_view locale, std::string_view tz, DateStyle style) {
   thread_local std::map<std::string, std::unique_ptr<icu::DateFormat>> cache;
-  std::string key = std::string(locale) + "|" + std::string(tz) + "|" +
-                    std::to_string(static_cast<int>(style));
+  std::string key =
+      std::string(locale) + "|" + std::string(tz) + "|" + std::to_string(static_cast<int>(style));
   auto it = cache.find(key);
   if (it == cache.end()) {
     if (cache.size() > 4096) cache.clear();

@@ -73,8 +73,8 @@ void Invalidator::Session() {
   if (!subscribed.ok()) return;
   auto tracker = redis::Client::Connect(options_.replica_url);
   if (!tracker.ok()) return;
-  std::vector<std::string> argv = {"CLIENT", "TRACKING", "on", "REDIRECT",
-                                   std::to_string(id->integer()), "BCAST"};
+  std::vector<std::string> argv = {
+      "CLIENT", "TRACKING", "on", "REDIRECT", std::to_string(id->integer()), "BCAST"};
   for (auto kind : kTracked) {
     argv.push_back("PREFIX");
     argv.push_back(options_.prefix + std::string(kind));
@@ -105,7 +105,8 @@ void Invalidator::Session() {
     if (awaiting && now - ping_sent > options_.max_stale) return;  // the replica is stuck
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         (awaiting ? ping_sent + options_.max_stale : next_ping) - now);
-    auto msg = sub->Poll(std::max(std::chrono::milliseconds(1), std::min(wait, std::chrono::milliseconds(10))));
+    auto msg = sub->Poll(
+        std::max(std::chrono::milliseconds(1), std::min(wait, std::chrono::milliseconds(10))));
     if (!msg.ok()) return;
     if (!*msg) continue;
     const redis::Reply& r = **msg;

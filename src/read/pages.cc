@@ -79,9 +79,7 @@ class Pages {
     return it->second;
   }
 
-  static std::string Base(const Audience& a) {
-    return "/" + a.site->code + "/" + a.lang;
-  }
+  static std::string Base(const Audience& a) { return "/" + a.site->code + "/" + a.lang; }
 
   // What every page of a site language shows around its content: the catalog, the
   // search box, the language and site switchers and the hreflang alternates of `suffix`
@@ -175,7 +173,8 @@ class Pages {
       return ErrorPage(status, a, lang,
                        Fill(T(lang, "error.bad_parameter"), {NamedParameter(e.message)}));
     }
-    if (e.code == ErrorCode::kNotFound) return ErrorPage(status, a, lang, T(lang, "error.not_found"));
+    if (e.code == ErrorCode::kNotFound)
+      return ErrorPage(status, a, lang, T(lang, "error.not_found"));
     Logger("read")->warn("page error: {}", e.message);
     return ErrorPage(bhttp::status::service_unavailable, a, lang, T(lang, "error.unavailable"));
   }
@@ -237,8 +236,8 @@ class Pages {
 
   // The category tree of the audience's site language, and `deps`.
   json::array Categories(const Audience& a, std::vector<std::string>& deps) {
-    auto doc = LoadDocument(s_.replica(), s_.replica().keys().Categories(a.site->code, a.lang),
-                            deps);
+    auto doc =
+        LoadDocument(s_.replica(), s_.replica().keys().Categories(a.site->code, a.lang), deps);
     if (!doc.ok() || !*doc || !(*doc)->is_object()) return {};
     const auto* cats = (*doc)->as_object().if_contains("categories");
     return cats != nullptr && cats->is_array() ? cats->as_array() : json::array();
@@ -381,16 +380,16 @@ Built Pages::Event(const Request& req, const Params& p) {
       l["delivery_text"] = T(a.lang, "delivery." + Str(l, "delivery"));
       auto num = [&](std::string_view k) -> std::optional<int64_t> {
         const auto* v = l.if_contains(k);
-        return v != nullptr && v->is_int64() ? std::optional<int64_t>(v->as_int64())
-                                              : std::nullopt;
+        return v != nullptr && v->is_int64() ? std::optional<int64_t>(v->as_int64()) : std::nullopt;
       };
       auto from = num("seat_from"), to = num("seat_to");
-      l["seats"] = from && to   ? (*from == *to ? std::to_string(*from)
-                                                : std::to_string(*from) + "–" + std::to_string(*to))
+      l["seats"] = from && to ? (*from == *to ? std::to_string(*from)
+                                              : std::to_string(*from) + "–" + std::to_string(*to))
                    : from     ? std::to_string(*from)
                               : std::string();
       if (const auto* dp = l.if_contains("display_price"); dp != nullptr && dp->is_object()) {
-        l["converted_text"] = Fill(T(a.lang, "event.converted"), {Str(dp->as_object(), "formatted")});
+        l["converted_text"] =
+            Fill(T(a.lang, "event.converted"), {Str(dp->as_object(), "formatted")});
       }
       // The quantities the seller's split rule allows a buyer to take.
       const int64_t n = num("quantity_available").value_or(0);
@@ -444,7 +443,8 @@ Built Pages::Category(const Request& req, const Params& p) {
   std::vector<std::string> deps;
   json::array tree = Categories(a, deps);
   const json::object* c = FindCategory(tree, p.path[2]);
-  if (c == nullptr) return ErrorPage(bhttp::status::not_found, a, a.lang, T(a.lang, "error.not_found"));
+  if (c == nullptr)
+    return ErrorPage(bhttp::status::not_found, a, a.lang, T(a.lang, "error.not_found"));
   const auto* cid = c->if_contains("id");
   if (cid == nullptr || !cid->is_int64()) {
     return ErrorPage(bhttp::status::not_found, a, a.lang, T(a.lang, "error.not_found"));
@@ -478,8 +478,8 @@ Built Pages::Entity(const Request& req, const Params& p, bool venue) {
   (venue ? q->venue : q->performer) = *id;
   std::vector<std::string> deps;
   const auto& k = s_.replica().keys();
-  auto doc = LoadDocument(s_.replica(), venue ? k.Venue(a.lang, *id) : k.Performer(a.lang, *id),
-                          deps);
+  auto doc =
+      LoadDocument(s_.replica(), venue ? k.Venue(a.lang, *id) : k.Performer(a.lang, *id), deps);
   if (!doc.ok()) return ErrorPage(doc.error(), a, a.lang);
   if (!*doc || !(*doc)->is_object()) {
     Built b = ErrorPage(bhttp::status::not_found, a, a.lang, T(a.lang, "error.not_found"));
@@ -491,12 +491,14 @@ Built Pages::Entity(const Request& req, const Params& p, bool venue) {
   json::array rows;
   if (venue) {
     const std::string address = Str(o, "address");
-    if (!address.empty()) rows.push_back(json::object{{"label", T(a.lang, "venue.address")}, {"value", address}});
+    if (!address.empty())
+      rows.push_back(json::object{{"label", T(a.lang, "venue.address")}, {"value", address}});
     std::string place;
     if (const auto* city = o.if_contains("city"); city != nullptr && city->is_object()) {
       place = Str(city->as_object(), "name");
     }
-    if (const auto* country = o.if_contains("country"); country != nullptr && country->is_object()) {
+    if (const auto* country = o.if_contains("country");
+        country != nullptr && country->is_object()) {
       place += (place.empty() ? "" : ", ") + Str(country->as_object(), "name");
     }
     rows.push_back(json::object{{"label", T(a.lang, "event.where")}, {"value", place}});
@@ -505,10 +507,13 @@ Built Pages::Entity(const Request& req, const Params& p, bool venue) {
     if (lat != nullptr && lon != nullptr && lat->is_number() && lon->is_number()) {
       rows.push_back(json::object{
           {"label", T(a.lang, "venue.map")},
-          {"value", fmt::format("{:.5f}, {:.5f}", lat->to_number<double>(), lon->to_number<double>())},
-          {"href", fmt::format("https://www.openstreetmap.org/?mlat={:.5f}&mlon={:.5f}#map=16/{:.5f}/{:.5f}",
-                               lat->to_number<double>(), lon->to_number<double>(),
-                               lat->to_number<double>(), lon->to_number<double>())}});
+          {"value",
+           fmt::format("{:.5f}, {:.5f}", lat->to_number<double>(), lon->to_number<double>())},
+          {"href",
+           fmt::format(
+               "https://www.openstreetmap.org/?mlat={:.5f}&mlon={:.5f}#map=16/{:.5f}/{:.5f}",
+               lat->to_number<double>(), lon->to_number<double>(), lat->to_number<double>(),
+               lon->to_number<double>())}});
     }
   } else if (const auto* cat = o.if_contains("category"); cat != nullptr && cat->is_object()) {
     rows.push_back(json::object{{"label", T(a.lang, "event.category")},
@@ -543,9 +548,9 @@ Built Pages::Search(const Request& req, const Params& p) {
   json::object answer = search::SearchResultJson(*result, *request, a.locale);
   const std::string q = request->q;
   const std::string path = Base(a) + "/search";
-  json::object data = Frame(a, q.empty() ? T(a.lang, "search.title")
-                                         : Fill(T(a.lang, "search.results_for"), {q}),
-                            "/search", q);
+  json::object data =
+      Frame(a, q.empty() ? T(a.lang, "search.title") : Fill(T(a.lang, "search.results_for"), {q}),
+            "/search", q);
   data["events"] = Dressed(a, answer["items"].as_array());
   data["has_events"] = !data["events"].as_array().empty();
   data["total_text"] = Fill(T(a.lang, "search.total"), {std::to_string(result->total)});
@@ -565,10 +570,10 @@ Built Pages::Search(const Request& req, const Params& p) {
       const auto& o = c.as_object();
       const auto* id = o.if_contains("id");
       if (id == nullptr || !id->is_int64()) continue;
-      options.push_back(json::object{
-          {"value", id->as_int64()},
-          {"label", std::string(static_cast<size_t>(depth) * 2, ' ') + Str(o, "name")},
-          {"selected", request->category && *request->category == id->as_int64()}});
+      options.push_back(
+          json::object{{"value", id->as_int64()},
+                       {"label", std::string(static_cast<size_t>(depth) * 2, ' ') + Str(o, "name")},
+                       {"selected", request->category && *request->category == id->as_int64()}});
       if (const auto* ch = o.if_contains("children"); ch != nullptr && ch->is_array()) {
         walk(ch->as_array(), depth + 1);
       }
@@ -578,9 +583,11 @@ Built Pages::Search(const Request& req, const Params& p) {
   data["category_options"] = std::move(options);
   const std::string sort = params.count("sort") ? params["sort"] : "";
   json::array sorts;
-  for (auto [value, key] : {std::pair{"", "search.sort_relevance"}, std::pair{"date", "search.sort_date"},
-                            std::pair{"price", "search.sort_price"}}) {
-    sorts.push_back(json::object{{"value", value}, {"label", T(a.lang, key)}, {"selected", sort == value}});
+  for (auto [value, key] :
+       {std::pair{"", "search.sort_relevance"}, std::pair{"date", "search.sort_date"},
+        std::pair{"price", "search.sort_price"}}) {
+    sorts.push_back(
+        json::object{{"value", value}, {"label", T(a.lang, key)}, {"selected", sort == value}});
   }
   data["sort_options"] = std::move(sorts);
   json::array cat_facets, month_facets;
@@ -588,7 +595,8 @@ Built Pages::Search(const Request& req, const Params& p) {
     auto link = params;
     link.erase("page");
     link["category"] = f.key;
-    cat_facets.push_back(json::object{{"name", f.name}, {"count", f.count}, {"href", WithQuery(path, link)}});
+    cat_facets.push_back(
+        json::object{{"name", f.name}, {"count", f.count}, {"href", WithQuery(path, link)}});
   }
   for (const auto& f : result->months) {
     auto link = params;
@@ -718,18 +726,30 @@ Built Pages::Sitemap(const Request& req, const Params& p) {
     std::string out;
     for (char c : s) {
       switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out += c;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&apos;";
+          break;
+        default:
+          out += c;
       }
     }
     return out;
   };
   for (const auto& l : a->site->languages) {
-    xml += "<url><loc>" + escape(host + "/" + a->site->code + "/" + l.code + "/") + "</loc></url>\n";
+    xml +=
+        "<url><loc>" + escape(host + "/" + a->site->code + "/" + l.code + "/") + "</loc></url>\n";
   }
   // Each event in every site language, by its canonical URL, in batches of one round trip.
   const size_t n = ids->size();
@@ -789,6 +809,26 @@ Built Static(std::string_view path, std::string_view type) {
 }
 
 void Pages::Register() {
+  s_.Route("sitemap", "/{site}/sitemap.xml",
+           [this](const Request& req, const Params& p) { return Sitemap(req, p); });
+  s_.Route("sitemap", "/sitemap.xml",
+           [this](const Request& req, const Params&) { return SitemapIndex(req); });
+  s_.Route("static", "/robots.txt", [](const Request& req, const Params&) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.set(bhttp::field::cache_control, "public, max-age=3600");
+    res.body() =
+        "User-agent: *\nDisallow: /checkout\nDisallow: /account\nDisallow: /admin\n"
+        "Sitemap: http://" +
+        std::string(req[bhttp::field::host]) + "/sitemap.xml\n";
+    return Built{std::move(res), {}, false};
+  });
+  s_.Route("static", "/static/taquilla.css", [](const Request&, const Params&) {
+    return Static(web::kCssPath, "text/css; charset=utf-8");
+  });
+  s_.Route("static", "/static/search.js", [](const Request&, const Params&) {
+    return Static("static/search.js", "text/javascript; charset=utf-8");
+  });
   s_.Route("page_root", "/", [this](const Request& req, const Params&) { return Root(req); });
   s_.Route("page_home", "/{site}/{lang}/",
            [this](const Request& req, const Params& p) { return Home(req, p); });
@@ -808,25 +848,6 @@ void Pages::Register() {
            [this](const Request& req, const Params& p) { return Entity(req, p, false); });
   s_.Route("page_search", "/{site}/{lang}/search",
            [this](const Request& req, const Params& p) { return Search(req, p); });
-  s_.Route("sitemap", "/{site}/sitemap.xml",
-           [this](const Request& req, const Params& p) { return Sitemap(req, p); });
-  s_.Route("sitemap", "/sitemap.xml",
-           [this](const Request& req, const Params&) { return SitemapIndex(req); });
-  s_.Route("static", "/robots.txt", [](const Request& req, const Params&) {
-    Response res{bhttp::status::ok, 11};
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    res.set(bhttp::field::cache_control, "public, max-age=3600");
-    res.body() = "User-agent: *\nDisallow: /checkout\nDisallow: /account\nDisallow: /admin\n"
-                 "Sitemap: http://" +
-                 std::string(req[bhttp::field::host]) + "/sitemap.xml\n";
-    return Built{std::move(res), {}, false};
-  });
-  s_.Route("static", "/static/taquilla.css", [](const Request&, const Params&) {
-    return Static(web::kCssPath, "text/css; charset=utf-8");
-  });
-  s_.Route("static", "/static/search.js", [](const Request&, const Params&) {
-    return Static("static/search.js", "text/javascript; charset=utf-8");
-  });
   s_.NotFound([this](const Request& req, const Params& p) {
     std::string_view target = req.target();
     if (target.substr(0, 5) == "/api/") {

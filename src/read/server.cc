@@ -37,7 +37,8 @@ Built EntityWithEvents(ReadService& s, const Params& p, bool venue) {
   auto a = s.AudienceOf(p.path[0], p.Query("lang"));
   if (!a.ok()) return ReadService::ApiError(a.error());
   auto id = ParseId(p.path[1]);
-  if (!id) return ReadService::ApiError(NoSuch(venue ? "venue" : "performer", p.path[1], p.path[0]));
+  if (!id)
+    return ReadService::ApiError(NoSuch(venue ? "venue" : "performer", p.path[1], p.path[0]));
   auto params = p.query;
   params.erase("venue");
   params.erase("performer");
@@ -46,8 +47,8 @@ Built EntityWithEvents(ReadService& s, const Params& p, bool venue) {
   (venue ? q->venue : q->performer) = *id;
   std::vector<std::string> deps;
   const auto& k = s.replica().keys();
-  auto doc = LoadDocument(s.replica(), venue ? k.Venue(a->lang, *id) : k.Performer(a->lang, *id),
-                          deps);
+  auto doc =
+      LoadDocument(s.replica(), venue ? k.Venue(a->lang, *id) : k.Performer(a->lang, *id), deps);
   if (!doc.ok()) return ReadService::ApiError(doc.error());
   if (!*doc || !(*doc)->is_object()) {
     return ReadService::ApiError(NoSuch(venue ? "venue" : "performer", p.path[1], p.path[0]));
@@ -130,17 +131,16 @@ void AddApi(ReadService& s) {
     }
     return ReadService::Json(bhttp::status::ok, **ev, std::move(deps), true);
   });
-  s.Route("api_categories", "/api/v1/sites/{site}/categories",
-          [&s](const Request&, const Params& p) {
-            auto a = s.AudienceOf(p.path[0], p.Query("lang"));
-            if (!a.ok()) return ReadService::ApiError(a.error());
-            std::string key = s.replica().keys().Categories(a->site->code, a->lang);
-            auto r = s.replica().Run1({"GET", key});
-            if (!r.ok()) return ReadService::ApiError(r.error());
-            return ReadService::JsonText(
-                r->IsNil() ? std::string(R"({"categories":[]})") : std::string(r->str()), {key},
-                true);
-          });
+  s.Route(
+      "api_categories", "/api/v1/sites/{site}/categories", [&s](const Request&, const Params& p) {
+        auto a = s.AudienceOf(p.path[0], p.Query("lang"));
+        if (!a.ok()) return ReadService::ApiError(a.error());
+        std::string key = s.replica().keys().Categories(a->site->code, a->lang);
+        auto r = s.replica().Run1({"GET", key});
+        if (!r.ok()) return ReadService::ApiError(r.error());
+        return ReadService::JsonText(
+            r->IsNil() ? std::string(R"({"categories":[]})") : std::string(r->str()), {key}, true);
+      });
   s.Route("api_venue", "/api/v1/sites/{site}/venues/{id}",
           [&s](const Request&, const Params& p) { return EntityWithEvents(s, p, true); });
   s.Route("api_performer", "/api/v1/sites/{site}/performers/{id}",
@@ -159,8 +159,7 @@ void AddApi(ReadService& s) {
       s.CountIndexError();
       return ReadService::ApiError(result.error());
     }
-    return ReadService::Json(bhttp::status::ok,
-                             search::SearchResultJson(*result, *req, a->locale));
+    return ReadService::Json(bhttp::status::ok, search::SearchResultJson(*result, *req, a->locale));
   });
 }
 
@@ -219,8 +218,8 @@ Result<ReadOptions> ReadOptionsOf(const Config& config) {
     } else if (e.ok() && e->secure_url) {
       o.secure_url = *e->secure_url;
     } else {
-      o.secure_url = fmt::format("http://127.0.0.1:{}",
-                                 config.stack.port_base + stack::PortOffsets::kSecure);
+      o.secure_url =
+          fmt::format("http://127.0.0.1:{}", config.stack.port_base + stack::PortOffsets::kSecure);
     }
   }
   while (!o.secure_url.empty() && o.secure_url.back() == '/') o.secure_url.pop_back();
@@ -255,8 +254,8 @@ int RunRead(const Config& config) {
       d, *log, [] { return std::string(); }, [](int) {},
       [&](const std::atomic<bool>& stop) -> Status {
         TQ_RETURN_IF_ERROR(server.Start());
-        log->info("read server listening on {}:{} (replica {}, index {}, secure {})",
-                  options->host, server.port(), options->replica_url, options->search.index_dir,
+        log->info("read server listening on {}:{} (replica {}, index {}, secure {})", options->host,
+                  server.port(), options->replica_url, options->search.index_dir,
                   options->secure_url);
         while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         server.Stop();

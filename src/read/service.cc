@@ -30,10 +30,10 @@ constexpr int kRouteRedirect = 1;
 // Paths the secure app owns: a read server answers 303 to the same path there.
 bool Transactional(std::string_view path) {
   static constexpr std::string_view kPrefixes[] = {
-      "/login",         "/logout",  "/register", "/sell",          "/checkout",
-      "/account",       "/admin",   "/hold",     "/listings",      "/api/v1/users",
-      "/api/v1/sessions", "/api/v1/listings", "/api/v1/holds", "/api/v1/orders",
-      "/api/v1/me",     "/api/v1/admin", "/sessions", "/holds", "/orders", "/me"};
+      "/login",           "/logout",          "/register",     "/sell",          "/checkout",
+      "/account",         "/admin",           "/hold",         "/listings",      "/api/v1/users",
+      "/api/v1/sessions", "/api/v1/listings", "/api/v1/holds", "/api/v1/orders", "/api/v1/me",
+      "/api/v1/admin",    "/sessions",        "/holds",        "/orders",        "/me"};
   for (auto p : kPrefixes) {
     if (path.substr(0, p.size()) == p &&
         (path.size() == p.size() || path[p.size()] == '/' || path[p.size()] == '?')) {
@@ -56,8 +56,8 @@ ReadService::ReadService(ReadOptions options)
       msgs_(i18n::Messages::Default()),
       cache_(ResponseCache::Options{options_.cache_bytes, options_.max_stale}),
       replica_(options_.replica_url, options_.prefix, options_.max_stale),
-      invalidator_(InvalidatorOptions{options_.replica_url, options_.prefix,
-                                      options_.ping_interval, options_.max_stale},
+      invalidator_(InvalidatorOptions{options_.replica_url, options_.prefix, options_.ping_interval,
+                                      options_.max_stale},
                    cache_, [this] { replica_.MarkSitesStale(); }) {
   routes_.push_back({"other"});
   routes_.push_back({"redirect"});
@@ -78,9 +78,8 @@ std::shared_ptr<CachedResponse> ReadService::Seal(Response res, int route) {
     res.set(bhttp::field::etag, web::ETagOf(res.body()));
   }
   if (res[bhttp::field::cache_control].empty()) {
-    res.set(bhttp::field::cache_control, res.result() == bhttp::status::ok
-                                             ? "public, max-age=0, must-revalidate"
-                                             : "no-cache");
+    res.set(bhttp::field::cache_control,
+            res.result() == bhttp::status::ok ? "public, max-age=0, must-revalidate" : "no-cache");
   }
   if (res.body().size() >= 512 && Compressible(res[bhttp::field::content_type])) {
     res.set(bhttp::field::vary, "Accept-Encoding");
@@ -166,9 +165,9 @@ Response ReadService::Handle(const Request& req, const http::Peer& peer) {
   if (auto min = req["X-Taquilla-Min-LSN"]; !min.empty()) {
     auto want = ParseLsn(min);
     if (!want) {
-      Response res = http::ErrorResponse(
-          bhttp::status::bad_request, "bad_request",
-          "X-Taquilla-Min-LSN must be a WAL position such as 0/3BF33A8.");
+      Response res =
+          http::ErrorResponse(bhttp::status::bad_request, "bad_request",
+                              "X-Taquilla-Min-LSN must be a WAL position such as 0/3BF33A8.");
       Count(kRouteOther, res.result_int(), SteadyClock::now() - start);
       return res;
     }
@@ -233,15 +232,14 @@ std::string ReadService::Metrics() {
     uint64_t cum = 0;
     for (size_t i = 0; i <= kBuckets.size(); ++i) {
       cum += c.buckets[i].load(std::memory_order_relaxed);
-      out += fmt::format("taquilla_read_request_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
-                         routes_[r].name, i < kBuckets.size() ? fmt::format("{}", kBuckets[i])
-                                                              : std::string("+Inf"),
-                         cum);
+      out += fmt::format(
+          "taquilla_read_request_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", routes_[r].name,
+          i < kBuckets.size() ? fmt::format("{}", kBuckets[i]) : std::string("+Inf"), cum);
     }
     out += fmt::format("taquilla_read_request_seconds_sum{{route=\"{}\"}} {:.6f}\n",
                        routes_[r].name, static_cast<double>(c.sum_ns.load()) / 1e9);
-    out += fmt::format("taquilla_read_request_seconds_count{{route=\"{}\"}} {}\n",
-                       routes_[r].name, total);
+    out += fmt::format("taquilla_read_request_seconds_count{{route=\"{}\"}} {}\n", routes_[r].name,
+                       total);
   }
   CacheStats s = cache_.Stats();
   out += fmt::format(
@@ -264,8 +262,8 @@ std::string ReadService::Metrics() {
       "# HELP taquilla_read_index_errors_total Searches the index failed to answer.\n"
       "# TYPE taquilla_read_index_errors_total counter\ntaquilla_read_index_errors_total {}\n",
       s.hits, s.misses, s.inserts, s.refused, s.invalidations, s.evictions, s.entries, s.bytes,
-      cache_.Live(SteadyClock::now()) ? 1 : 0, invalidator_.messages(),
-      invalidator_.reconnects(), replica_.errors(), index_errors_.load());
+      cache_.Live(SteadyClock::now()) ? 1 : 0, invalidator_.messages(), invalidator_.reconnects(),
+      replica_.errors(), index_errors_.load());
   return out;
 }
 
@@ -305,6 +303,7 @@ Result<Audience> ReadService::AudienceOf(const std::string& site, const std::str
 Built ReadService::Json(bhttp::status status, const json::value& body,
                         std::vector<std::string> deps, bool cacheable) {
   Built b{http::JsonResponse(status, body), std::move(deps), cacheable};
+  b.res.erase(bhttp::field::cache_control);  // Seal gives each status its own
   return b;
 }
 

@@ -75,10 +75,10 @@ Result<std::optional<json::object>> LoadEvent(Replica& replica, const Audience& 
   TQ_ASSIGN_OR_RETURN(auto r, replica.Run({{"GET", content_key}, {"GET", offers_key}}));
   if (r[0].IsError() || r[1].IsError()) return MakeError(ErrorCode::kInternal, "redis GET failed");
   if (r[0].IsNil()) return std::optional<json::object>();
-  TQ_ASSIGN_OR_RETURN(json::object ev,
-                      sync::ComposeEvent(r[0].str(), r[1].IsNil() ? "" : r[1].str(), a.locale,
-                                         full ? sync::EventShape::kEvent
-                                              : sync::EventShape::kSummary));
+  TQ_ASSIGN_OR_RETURN(
+      json::object ev,
+      sync::ComposeEvent(r[0].str(), r[1].IsNil() ? "" : r[1].str(), a.locale,
+                         full ? sync::EventShape::kEvent : sync::EventShape::kSummary));
   return std::optional<json::object>(std::move(ev));
 }
 
@@ -125,10 +125,10 @@ Result<EventList> ListEvents(Replica& replica, const Audience& a, const ListQuer
   std::vector<std::string> page_ids;
   if (!q.by_price && sets.empty()) {
     // One sorted set scored by start time: count and page in Redis.
-    TQ_ASSIGN_OR_RETURN(auto r, replica.Run({{"ZCOUNT", base, Score(from), Score(to)},
-                                             {"ZRANGEBYSCORE", base, Score(from), Score(to),
-                                              "LIMIT", std::to_string(offset),
-                                              std::to_string(q.per_page)}}));
+    TQ_ASSIGN_OR_RETURN(auto r,
+                        replica.Run({{"ZCOUNT", base, Score(from), Score(to)},
+                                     {"ZRANGEBYSCORE", base, Score(from), Score(to), "LIMIT",
+                                      std::to_string(offset), std::to_string(q.per_page)}}));
     out.total = r[0].integer();
     for (size_t i = 0; i < r[1].size(); ++i) page_ids.emplace_back(r[1][i].str());
   } else {

@@ -34,6 +34,54 @@ constexpr milliseconds kStartTimeout{60'000};
 constexpr milliseconds kMinBackoff{500};
 constexpr milliseconds kMaxBackoff{30'000};
 constexpr std::chrono::seconds kHealthyRun{60};
+constexpr int kReadServers = 2;
+
+// HAProxy in front of the stack: the secure app's paths and every write go to the secure
+// app, everything else round-robin to the read servers, each checked on /readyz twice a
+// second. A read server that dies is marked down after two failed checks; meanwhile a
+// request it fails is retried once on the other (GETs are idempotent).
+std::string HaproxyConfig(int public_port, const std::vector<int>& read_ports, int secure_port) {
+  std::string servers;
+  for (size_t i = 0; i < read_ports.size(); ++i) {
+    servers += fmt::format("  server read{} 127.0.0.1:{} check\n", i, read_ports[i]);
+  }
+  return fmt::format(
+      "# Written by taquilla up; rewritten on every start.\n"
+      "global\n"
+      "  maxconn 4096\n"
+      "defaults\n"
+      "  mode http\n"
+      "  timeout connect 2s\n"
+      "  timeout client 60s\n"
+      "  timeout server 60s\n"
+      "  timeout http-keep-alive 30s\n"
+      "  timeout http-request 10s\n"
+      "  option http-keep-alive\n"
+      "  option redispatch\n"
+      "  retries 2\n"
+      "  retry-on conn-failure empty-response response-timeout 502 503\n"
+      "frontend public\n"
+      "  bind 127.0.0.1:{}\n"
+      "  acl secure_path path /login /logout /register /sell /hold /account /admin\n"
+      "  acl secure_path path_beg /login/ /register/ /sell/ /hold/ /checkout/ /account/ /admin/\n"
+      "  acl secure_path path_beg /listings/ /api/v1/users /api/v1/sessions /api/v1/listings\n"
+      "  acl secure_path path_beg /api/v1/holds /api/v1/orders /api/v1/me /api/v1/admin\n"
+      "  acl write method POST PUT PATCH DELETE\n"
+      "  use_backend secure if secure_path or write\n"
+      "  default_backend read\n"
+      "backend read\n"
+      "  balance roundrobin\n"
+      "  option httpchk GET /readyz\n"
+      "  http-check expect status 200\n"
+      "  default-server inter 500ms fall 2 rise 2\n"
+      "{}"
+      "backend secure\n"
+      "  option httpchk GET /healthz\n"
+      "  http-check expect status 200\n"
+      "  default-server inter 1s fall 3 rise 2\n"
+      "  server secure0 127.0.0.1:{} check\n",
+      public_port, servers, secure_port);
+}
 
 struct Service {
   std::string name;
@@ -159,11 +207,16 @@ Status Supervisor::Start() {
   master.dir = data_dir_ + "/redis-master";
   master.port = base + PortOffsets::kRedisMaster;
   master.server_bin = config_.redis.server_bin;
-  RedisOptions replica = master;
-  replica.dir = data_dir_ + "/redis-replica-0";
-  replica.port = base + PortOffsets::kRedisReplica;
-  replica.replica_of_port = master.port;
-  replica.append_only = false;  // it resynchronises from the master
+  // One replica beside each read server (on a real deployment, on the read host).
+  std::vector<RedisOptions> replicas;
+  for (int i = 0; i < kReadServers; ++i) {
+    RedisOptions replica = master;
+    replica.dir = data_dir_ + "/redis-replica-" + std::to_string(i);
+    replica.port = base + PortOffsets::kRedisReplica + i;
+    replica.replica_of_port = master.port;
+    replica.append_only = false;  // it resynchronises from the master
+    replicas.push_back(replica);
+  }
 
   services_.push_back(Service{
       .name = "postgres",
@@ -177,7 +230,20 @@ Status Supervisor::Start() {
       .stop_signal = SIGINT,  // fast shutdown: roll back sessions, checkpoint, exit
       .stop_grace = milliseconds(60'000)});
   services_.push_back(RedisService("redis-master", master));
-  services_.push_back(RedisService("redis-replica-0", replica));
+  for (int i = 0; i < kReadServers; ++i) {
+    services_.push_back(RedisService("redis-replica-" + std::to_string(i), replicas[i]));
+  }
+  const int public_port = base + PortOffsets::kPublic;
+  for (int i = 0; i < kReadServers; ++i) {
+    for (int port : {public_port, base + PortOffsets::kRead + i}) {
+      if (Status free = CheckPortFree("127.0.0.1", port); !free.ok()) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "port {} on 127.0.0.1 is already in use; stop what uses it or choose "
+                         "another --port-base",
+                         port);
+      }
+    }
+  }
 
   for (const auto& s : services_) {
     Status free = CheckPortFree("127.0.0.1", s.port);
@@ -191,7 +257,9 @@ Status Supervisor::Start() {
 
   endpoints_.postgres = PostgresUrl(pg.port);
   endpoints_.redis_master = RedisUrl(master.port);
-  endpoints_.redis_replicas = {RedisUrl(replica.port)};
+  endpoints_.redis_replicas.clear();
+  for (const auto& r : replicas) endpoints_.redis_replicas.push_back(RedisUrl(r.port));
+  endpoints_.public_url = fmt::format("http://127.0.0.1:{}", public_port);
 
   TQ_RETURN_IF_ERROR(StartService(services_[0], true));
   if (StopRequested()) return Ok();
@@ -223,6 +291,13 @@ Status Supervisor::Start() {
     for (const auto& o : ConfigOptions()) {
       bool mine = o.key.rfind(section + ".", 0) == 0 && o.key != section + ".listen";
       const bool consumer = name == "sync" || name == "indexer";
+      const bool reader = name.rfind("read-", 0) == 0;
+      if (reader && (o.key.rfind("search.", 0) == 0 || o.key == "redis.prefix") &&
+          o.key != "search.listen") {
+        argv.push_back("--set");
+        argv.push_back(o.key + "=" + o.get(config_));
+        continue;
+      }
       if (mine || (consumer && (o.key.rfind("queue.", 0) == 0 || o.key == "redis.prefix"))) {
         argv.push_back("--set");
         argv.push_back(o.key + "=" + o.get(config_));
@@ -271,14 +346,53 @@ Status Supervisor::Start() {
   endpoints_.secure_url = fmt::format("http://127.0.0.1:{}", secure_port);
   if (StopRequested()) return Ok();
 
+  // Two read servers, each on its own replica, and HAProxy in front of them and the
+  // secure app.
+  std::vector<int> read_ports;
+  for (int i = 0; i < kReadServers; ++i) {
+    const int port = base + PortOffsets::kRead + i;
+    TQ_RETURN_IF_ERROR(child("read-" + std::to_string(i), "read", port,
+                             {"read", "--redis-url", endpoints_.redis_replicas[i], "--index-dir",
+                              index_dir, "--secure-url", *endpoints_.public_url}));
+    endpoints_.read_urls.push_back(fmt::format("http://127.0.0.1:{}", port));
+    read_ports.push_back(port);
+    if (StopRequested()) return Ok();
+  }
+  {
+    const std::string cfg = data_dir_ + "/haproxy.cfg";
+    TQ_RETURN_IF_ERROR(WriteFileAtomic(cfg, HaproxyConfig(public_port, read_ports, secure_port)));
+    services_.push_back(
+        Service{.name = "haproxy",
+                .port = public_port,
+                .command = [cfg, log = LogPath("haproxy")]() -> Result<SpawnOptions> {
+                  SpawnOptions o;
+                  o.argv = {"haproxy", "-db", "-f", cfg};
+                  o.log_file = log;
+                  return o;
+                },
+                .wait_ready = [public_port](pid_t pid) -> Status {
+                  auto deadline = Clock::now() + kStartTimeout;
+                  while (Clock::now() < deadline) {
+                    if (PortAccepts("127.0.0.1", public_port)) return Ok();
+                    if (!ProcessAlive(pid)) return MakeError(ErrorCode::kUnavailable, "it exited");
+                    std::this_thread::sleep_for(milliseconds(20));
+                  }
+                  return MakeError(ErrorCode::kDeadlineExceeded, "it did not listen in time");
+                }});
+    TQ_RETURN_IF_ERROR(StartService(services_.back(), true));
+  }
+  if (StopRequested()) return Ok();
+
   TQ_RETURN_IF_ERROR(WriteFileAtomic(EndpointsPath(data_dir_), ToJson(endpoints_)));
-  std::string replicas;
-  for (const auto& r : endpoints_.redis_replicas) replicas += " " + r;
+  std::string replica_urls;
+  for (const auto& r : endpoints_.redis_replicas) replica_urls += " " + r;
   fmt::print(
       "Taquilla stack is up (data dir {}):\n"
       "  postgres        {}\n"
       "  redis master    {}\n"
       "  redis replicas {}\n"
+      "  public (HAProxy) {}\n"
+      "  read servers    {}\n"
       "  secure app      {}\n"
       "  sync metrics    {}\n"
       "  indexer metrics {}\n"
@@ -286,7 +400,8 @@ Status Supervisor::Start() {
       "  logs            {}/logs/\n"
       "{}"
       "Press Ctrl-C to stop.\n",
-      data_dir_, endpoints_.postgres, endpoints_.redis_master, replicas,
+      data_dir_, endpoints_.postgres, endpoints_.redis_master, replica_urls,
+      endpoints_.public_url.value_or(""), fmt::join(endpoints_.read_urls, " "),
       endpoints_.secure_url.value_or(""), endpoints_.sync_metrics_url.value_or(""),
       endpoints_.indexer_metrics_url.value_or(""), EndpointsPath(data_dir_), data_dir_,
       ToJson(endpoints_));
