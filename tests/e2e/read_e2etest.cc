@@ -107,9 +107,15 @@ class Stack {
     dir_ = testing::MakeTempDir("taquilla-read-e2e");
     base_ = FreePortBase();
     SpawnOptions o;
-    o.argv = {testing::TaquillaBin(), "--set",       "read.max_stale_ms=200",
-              "up",                   "--data-dir",  dir_,
-              "--port-base",          std::to_string(base_), "--scale",
+    o.argv = {testing::TaquillaBin(),
+              "--set",
+              "read.max_stale_ms=200",
+              "up",
+              "--data-dir",
+              dir_,
+              "--port-base",
+              std::to_string(base_),
+              "--scale",
               "demo"};
     o.log_file = dir_ + ".log";
     auto p = Spawn(o);
@@ -124,8 +130,8 @@ class Stack {
     }
     postgres_ = std::string(ParseFile(dir_ + "/endpoints.json").at("postgres").as_string());
     // Every projection built (sync goes on building after it starts streaming).
-    auto verify = RunCapture(
-        {testing::TaquillaBin(), "verify", "--data-dir", dir_, "--wait-ms", "120000"});
+    auto verify =
+        RunCapture({testing::TaquillaBin(), "verify", "--data-dir", dir_, "--wait-ms", "120000"});
     if (!verify.ok() || verify->status != 0) {
       std::fprintf(stderr, "verify after start failed:\n%s\n",
                    verify.ok() ? verify->output.c_str() : verify.error().message.c_str());
@@ -215,8 +221,7 @@ TEST_F(ReadE2eTest, ApiAnswersFromTheReplica) {
   auto again = c.Get(fmt::format("/api/v1/sites/es/events/{}", id), {{"If-None-Match", etag}});
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
-  auto zipped = c.Get(fmt::format("/api/v1/sites/es/events/{}", id),
-                      {{"Accept-Encoding", "gzip"}});
+  auto zipped = c.Get(fmt::format("/api/v1/sites/es/events/{}", id), {{"Accept-Encoding", "gzip"}});
   EXPECT_EQ(zipped.status, 200);
   if (full.body.size() >= 512) {
     EXPECT_EQ(zipped.header("content-encoding"), "gzip");
@@ -255,8 +260,8 @@ TEST_F(ReadE2eTest, ApiAnswersFromTheReplica) {
   EXPECT_TRUE(listed) << "the venue's events include the event";
   const auto& perfs = e.at("performers").as_array();
   if (!perfs.empty()) {
-    auto p = c.Get(fmt::format("/api/v1/sites/es/performers/{}",
-                               perfs[0].as_object().at("id").as_int64()));
+    auto p = c.Get(
+        fmt::format("/api/v1/sites/es/performers/{}", perfs[0].as_object().at("id").as_int64()));
     EXPECT_EQ(p.status, 200) << p.body;
   }
   auto s = c.Get("/api/v1/sites/es/search?q=&per_page=3");
@@ -268,9 +273,10 @@ TEST_F(ReadE2eTest, ApiAnswersFromTheReplica) {
   EXPECT_EQ(c.Get("/api/v1/sites/es/events?lang=xx").status, 404);
   EXPECT_EQ(c.Get("/api/v1/sites/es/events/999999999").status, 404);
   EXPECT_EQ(c.Get("/api/v1/sites/es/events/abc").status, 404);
-  for (const char* bad : {"/api/v1/sites/es/events?page=0", "/api/v1/sites/es/events?per_page=1000",
-                          "/api/v1/sites/es/events?from=2026-13-45", "/api/v1/sites/es/events?sort=x",
-                          "/api/v1/sites/es/search?near=500,500", "/api/v1/sites/es/venues/1?page=-3"}) {
+  for (const char* bad :
+       {"/api/v1/sites/es/events?page=0", "/api/v1/sites/es/events?per_page=1000",
+        "/api/v1/sites/es/events?from=2026-13-45", "/api/v1/sites/es/events?sort=x",
+        "/api/v1/sites/es/search?near=500,500", "/api/v1/sites/es/venues/1?page=-3"}) {
     auto r = c.Get(bad);
     EXPECT_EQ(r.status, 422) << bad << " " << r.body;
     EXPECT_EQ(r.error_code(), "invalid_parameter") << bad;
@@ -380,8 +386,7 @@ TEST_F(ReadE2eTest, CacheServesHotAnswersAndFollowsChanges) {
     return false;
   };
   ASSERT_TRUE(Eventually(shows, 5s)) << "the cached event never showed the new price";
-  const double ms =
-      std::chrono::duration<double, std::milli>(Steady::now() - changed).count();
+  const double ms = std::chrono::duration<double, std::milli>(Steady::now() - changed).count();
   std::fprintf(stderr, "a price change reached the cached event JSON in %.0f ms\n", ms);
   EXPECT_LT(ms, 2000);
   // And the new answer is cached again.
@@ -422,6 +427,19 @@ TEST_F(ReadE2eTest, MinLsnGivesReadYourWrites) {
     EXPECT_NE(got.body.find(section), std::string::npos) << "round " << round;
   }
   EXPECT_EQ(c.Get(target, {{"X-Taquilla-Min-LSN", "not-an-lsn"}}).status, 400);
+}
+
+// docs/openapi.yaml's read operations, called on a read server, answer as documented.
+TEST_F(ReadE2eTest, ReadOperationsMatchTheOpenApiSpec) {
+  const char* src = getenv("TAQUILLA_TEST_SOURCE_DIR");
+  const std::string dir = src != nullptr ? src : ".";
+  auto r =
+      RunCapture({access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3",
+                  dir + "/tests/openapi/check_openapi.py", "--spec", dir + "/docs/openapi.yaml",
+                  "--read-url", fmt::format("http://127.0.0.1:{}", stack().read_port(0))});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 0) << r->output;
+  EXPECT_NE(r->output.find("read: "), std::string::npos) << r->output;
 }
 
 // Behind HAProxy, a read server killed under load loses no request.

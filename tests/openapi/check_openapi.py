@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 try:
@@ -457,12 +458,64 @@ def check_live(spec, base):
     return count
 
 
+def check_read_live(spec, base):
+    """Every read operation against a running read server: first with the spec's example
+    parameters (an unknown id is a documented 404), then with real ids from its lists."""
+    base = base.rstrip("/")
+    count = 0
+
+    def call(op, target):
+        nonlocal count
+        where = "GET %s" % target
+        try:
+            status, headers, raw = send(base, "GET", target, None)
+        except OSError as e:
+            spec.problem("%s: no answer: %s" % (where, e))
+            return None, None
+        count += 1
+        check_response(spec, where, op.get("responses") or {}, status, headers, raw)
+        return status, raw
+
+    ops = {}
+    for method, path, op, item in spec.operations():
+        if "read" not in (op.get("tags") or []) or method != "get":
+            continue
+        ops[path] = op
+        call(op, concrete_path(spec, path, op, item))
+    # Real documents: an event of a site, its venue and performers, a search.
+    status, raw = send(base, "GET", "/api/v1/sites/es/events?per_page=3", None)[0::2]
+    items = json.loads(raw).get("items", []) if status == 200 else []
+    if not items:
+        spec.problem("GET /api/v1/sites/es/events: no events to check documents with")
+        return count
+    ev = items[0]
+    for path, target in (
+            ("/api/v1/sites/{site}/events/{id}", "/api/v1/sites/es/events/%d" % ev["id"]),
+            ("/api/v1/sites/{site}/venues/{id}", "/api/v1/sites/es/venues/%d" % ev["venue"]["id"]),
+            ("/api/v1/sites/{site}/search", "/api/v1/sites/es/search?q=%s&per_page=5" %
+             urllib.parse.quote(ev["title"].split()[0])),
+            ("/api/v1/sites/{site}/events", "/api/v1/sites/es/events?sort=price&per_page=5"),
+            ("/api/v1/sites/{site}/categories", "/api/v1/sites/es/categories?lang=es")):
+        if path not in ops:
+            spec.problem("the spec has no read operation %s" % path)
+            continue
+        got, body = call(ops[path], target)
+        if got != 200:
+            spec.problem("GET %s: answered %s, not 200" % (target, got))
+        if path.endswith("/events/{id}") and got == 200:
+            for perf in json.loads(body).get("performers", [])[:1]:
+                call(ops["/api/v1/sites/{site}/performers/{id}"],
+                     "/api/v1/sites/es/performers/%d" % perf["id"])
+    return count
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default=os.path.join(here, "..", "..", "docs", "openapi.yaml"))
     ap.add_argument("--routes", help="file of 'METHOD /pattern' lines the server routes")
     ap.add_argument("--url", help="base URL of a running secure app")
+    ap.add_argument("--read-url", help="base URL of a running read server")
     args = ap.parse_args()
 
     try:
@@ -483,6 +536,9 @@ def main():
         print("live: %d requests to %s" % (n, args.url))
     elif args.url:
         print("live: skipped until the spec's own problems are fixed")
+    if args.read_url and not structural:
+        n = check_read_live(spec, args.read_url)
+        print("read: %d requests to %s" % (n, args.read_url))
     if spec.problems:
         print("%d problem(s):" % len(spec.problems))
         for p in spec.problems:
