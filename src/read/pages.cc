@@ -54,6 +54,21 @@ std::string WithQuery(const std::string& path, const std::map<std::string, std::
   return std::string(u.buffer());
 }
 
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 // The parameter an invalid_parameter message names ("'from' must be ...").
 std::string NamedParameter(const std::string& message) {
   auto a = message.find('\'');
@@ -722,34 +737,10 @@ Built Pages::Sitemap(const Request& req, const Params& p) {
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" "
       "xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n";
-  auto escape = [](const std::string& s) {
-    std::string out;
-    for (char c : s) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&apos;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    return out;
-  };
+
   for (const auto& l : a->site->languages) {
     xml +=
-        "<url><loc>" + escape(host + "/" + a->site->code + "/" + l.code + "/") + "</loc></url>\n";
+        "<url><loc>" + XmlEscape(host + "/" + a->site->code + "/" + l.code + "/") + "</loc></url>\n";
   }
   // Each event in every site language, by its canonical URL, in batches of one round trip.
   const size_t n = ids->size();
@@ -770,7 +761,7 @@ Built Pages::Sitemap(const Request& req, const Params& p) {
       json::value v = json::parse(d.str(), ec);
       if (ec || !v.is_object()) continue;
       const std::string url = Str(v.as_object(), "url");
-      if (!url.empty()) xml += "<url><loc>" + escape(host + url) + "</loc></url>\n";
+      if (!url.empty()) xml += "<url><loc>" + XmlEscape(host + url) + "</loc></url>\n";
     }
   }
   xml += "</urlset>\n";
@@ -789,14 +780,16 @@ Built Pages::SitemapIndex(const Request& req) {
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n";
   for (const auto& s : (*dir)->sites()) {
-    xml += "<sitemap><loc>" + host + "/" + s.code + "/sitemap.xml</loc></sitemap>\n";
+    xml += "<sitemap><loc>" + XmlEscape(host + "/" + s.code + "/sitemap.xml") +
+           "</loc></sitemap>\n";
   }
   xml += "</sitemapindex>\n";
   Response res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "application/xml; charset=utf-8");
   res.set(bhttp::field::cache_control, "public, max-age=600");
   res.body() = std::move(xml);
-  return Built{std::move(res), {s_.replica().keys().Sites()}, true};
+  // Not cached: it names the Host the request came with.
+  return Built{std::move(res), {}, false};
 }
 
 Built Static(std::string_view path, std::string_view type) {
