@@ -4,91 +4,22 @@
 // paid order. Screenshots go to the artifacts directory.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { artifacts, launch, password, startStack, waitFor } from './stack.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const artifacts = process.env.TAQUILLA_ARTIFACTS || join(root, 'build/artifacts');
-const bin = process.env.TAQUILLA_BIN || join(root, 'build/taquilla');
-const password = 'taquilla-demo';
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-// A port base whose 24 ports are free right now.
-async function freePortBase() {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 400) * 100;
-    let free = true;
-    for (let i = 0; i < 24 && free; i++) free = await portFree(base + i);
-    if (free) return base;
-  }
-  throw new Error('no free port range');
-}
-
-async function waitFor(check, what, timeoutMs = 180_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
-
-let dir;
-let up;
-let upExit;
+let stack;
 let secure;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(bin), `${bin} is missing: build it first (or set TAQUILLA_BIN)`);
-  dir = mkdtempSync(join(tmpdir(), 'taquilla-browser-'));
-  const base = await freePortBase();
-  // taquilla reads TAQUILLA_* variables as configuration and refuses unknown ones: the
-  // test's own stay out of its environment.
-  const env = Object.fromEntries(Object.entries(process.env).filter(
-      ([k]) => !['TAQUILLA_ARTIFACTS', 'TAQUILLA_BIN'].includes(k) && !k.startsWith('TAQUILLA_TEST_')));
-  up = spawn(bin, ['up', '--data-dir', dir, '--port-base', String(base)],
-             { stdio: ['ignore', 'ignore', 'inherit'], env });
-  upExit = new Promise((resolve) => up.once('exit', resolve));
-  const endpoints = await waitFor(() => {
-    if (up.exitCode !== null) throw new Error(`taquilla up exited with ${up.exitCode}`);
-    const file = join(dir, 'endpoints.json');
-    return existsSync(file) && JSON.parse(readFileSync(file, 'utf8'));
-  }, 'endpoints.json');
-  secure = endpoints.secure;
-  await waitFor(async () => (await fetch(`${secure}/readyz`).catch(() => null))?.ok,
-                'the secure app');
+  stack = await startStack('browser');
+  secure = stack.endpoints.secure;
   browser = await launch();
-  mkdirSync(artifacts, { recursive: true });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (up && up.exitCode === null) {
-    up.kill('SIGTERM');
-    await upExit;
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (stack) await stack.stop();
 });
 
 // A browser context without JavaScript, logged in as `email` through the login form.
