@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace taquilla {
 
@@ -29,6 +30,11 @@ class SystemClock final : public Clock {
   // A process-wide instance.
   static const SystemClock& Instance();
 };
+
+// The clock's wall time as whole seconds since the Unix epoch.
+inline int64_t UnixSeconds(const Clock& clock = SystemClock::Instance()) {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+}
 
 class FakeClock final : public Clock {
  public:

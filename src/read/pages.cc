@@ -4,6 +4,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/response.h"
 #include "i18n/datetime.h"
@@ -20,12 +21,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Str(const json::value* v) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -58,12 +53,23 @@ std::string XmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -304,7 +310,7 @@ Built Pages::Home(const Request& req, const Params& p) {
   std::vector<std::string> deps;
   ListQuery q;
   q.per_page = 12;
-  auto list = ListEvents(s_.replica(), a, q, NowEpoch(), deps);
+  auto list = ListEvents(s_.replica(), a, q, UnixSeconds(), deps);
   if (!list.ok()) return ErrorPage(list.error(), a, a.lang);
   json::object data = Frame(a, T(a.lang, "home.title"), "/");
   data["events"] = Dressed(a, std::move(list->items));
@@ -437,7 +443,7 @@ Built Pages::Event(const Request& req, const Params& p) {
 Built Pages::ListPage(const Audience& a, const Params& p, const std::string& title,
                       const std::string& suffix, json::object extra, ListQuery q,
                       std::vector<std::string> deps) {
-  auto list = ListEvents(s_.replica(), a, q, NowEpoch(), deps);
+  auto list = ListEvents(s_.replica(), a, q, UnixSeconds(), deps);
   if (!list.ok()) return ErrorPage(list.error(), a, a.lang);
   json::object data = Frame(a, title, suffix);
   for (auto& kv : extra) data[kv.key()] = kv.value();
@@ -555,7 +561,7 @@ Built Pages::Search(const Request& req, const Params& p) {
   request->lang = a.lang;
   auto searcher = s_.Searcher();
   if (!searcher.ok()) return ErrorPage(searcher.error(), a, a.lang);
-  auto result = (*searcher)->Search(*request, NowEpoch());
+  auto result = (*searcher)->Search(*request, UnixSeconds());
   if (!result.ok()) {
     s_.CountIndexError();
     return ErrorPage(result.error(), a, a.lang);
@@ -739,8 +745,8 @@ Built Pages::Sitemap(const Request& req, const Params& p) {
       "xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n";
 
   for (const auto& l : a->site->languages) {
-    xml +=
-        "<url><loc>" + XmlEscape(host + "/" + a->site->code + "/" + l.code + "/") + "</loc></url>\n";
+    xml += "<url><loc>" + XmlEscape(host + "/" + a->site->code + "/" + l.code + "/") +
+           "</loc></url>\n";
   }
   // Each event in every site language, by its canonical URL, in batches of one round trip.
   const size_t n = ids->size();
@@ -780,8 +786,8 @@ Built Pages::SitemapIndex(const Request& req) {
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n";
   for (const auto& s : (*dir)->sites()) {
-    xml += "<sitemap><loc>" + XmlEscape(host + "/" + s.code + "/sitemap.xml") +
-           "</loc></sitemap>\n";
+    xml +=
+        "<sitemap><loc>" + XmlEscape(host + "/" + s.code + "/sitemap.xml") + "</loc></sitemap>\n";
   }
   xml += "</sitemapindex>\n";
   Response res{bhttp::status::ok, 11};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/daemon.h"
 #include "http/response.h"
@@ -20,12 +21,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Error NoSuch(std::string_view what, std::string_view id, std::string_view site) {
   return MakeReason(ErrorCode::kNotFound, "not_found", "There is no {} {} on the site '{}'.", what,
@@ -53,7 +48,7 @@ Built EntityWithEvents(ReadService& s, const Params& p, bool venue) {
   if (!*doc || !(*doc)->is_object()) {
     return ReadService::ApiError(NoSuch(venue ? "venue" : "performer", p.path[1], p.path[0]));
   }
-  auto list = ListEvents(s.replica(), *a, *q, NowEpoch(), deps);
+  auto list = ListEvents(s.replica(), *a, *q, UnixSeconds(), deps);
   if (!list.ok()) return ReadService::ApiError(list.error());
   json::object out = (*doc)->as_object();
   if (venue) {
@@ -107,7 +102,7 @@ void AddApi(ReadService& s) {
     auto q = ParseListQuery(p.query);
     if (!q.ok()) return ReadService::ApiError(q.error());
     std::vector<std::string> deps;
-    auto list = ListEvents(s.replica(), *a, *q, NowEpoch(), deps);
+    auto list = ListEvents(s.replica(), *a, *q, UnixSeconds(), deps);
     if (!list.ok()) return ReadService::ApiError(list.error());
     json::object out{{"items", std::move(list->items)},
                      {"page", q->page},
@@ -154,7 +149,7 @@ void AddApi(ReadService& s) {
     req->lang = a->lang;
     auto searcher = s.Searcher();
     if (!searcher.ok()) return ReadService::ApiError(searcher.error());
-    auto result = (*searcher)->Search(*req, NowEpoch());
+    auto result = (*searcher)->Search(*req, UnixSeconds());
     if (!result.ok()) {
       s.CountIndexError();
       return ReadService::ApiError(result.error());

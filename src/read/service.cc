@@ -71,7 +71,7 @@ void ReadService::Start() {
 
 void ReadService::Stop() { invalidator_.Stop(); }
 
-std::shared_ptr<CachedResponse> ReadService::Seal(Response res, int route) {
+std::shared_ptr<CachedResponse> ReadService::Seal(Response res, int route, bool gzip) {
   auto c = std::make_shared<CachedResponse>();
   c->route = route;
   if (res.result() == bhttp::status::ok && res[bhttp::field::etag].empty()) {
@@ -83,7 +83,9 @@ std::shared_ptr<CachedResponse> ReadService::Seal(Response res, int route) {
   }
   if (res.body().size() >= 512 && Compressible(res[bhttp::field::content_type])) {
     res.set(bhttp::field::vary, "Accept-Encoding");
-    c->gzip = web::Gzip(res.body());
+    // Compressed once for every later reader when cached, else only for a client that
+    // asked.
+    if (gzip) c->gzip = web::Gzip(res.body());
   }
   c->response = std::move(res);
   return c;
@@ -121,8 +123,11 @@ void ReadService::Route(std::string name, std::string pattern, BuildFn fn) {
                 tl_route = index;
                 const auto ticket = cache_.TakeTicket(SteadyClock::now());
                 Built b = fn(req, params);
-                auto sealed = Seal(std::move(b.res), index);
-                if (b.cacheable && !tl_bypass && options_.cache_bytes > 0) {
+                const bool store = b.cacheable && !tl_bypass && options_.cache_bytes > 0;
+                auto sealed =
+                    Seal(std::move(b.res), index,
+                         store || web::AcceptsGzip(req[bhttp::field::accept_encoding]));
+                if (store) {
                   cache_.Insert(std::string(req.target()), std::move(b.deps), sealed, ticket,
                                 SteadyClock::now());
                 }
@@ -135,7 +140,8 @@ void ReadService::NotFound(BuildFn fn) {
                                                  const http::Params& params) {
     tl_route = kRouteOther;
     Built b = fn(req, params);
-    return Finish(req, *Seal(std::move(b.res), kRouteOther));
+    return Finish(req, *Seal(std::move(b.res), kRouteOther,
+                             web::AcceptsGzip(req[bhttp::field::accept_encoding])));
   });
 }
 

@@ -79,7 +79,8 @@ class ReadService {
   };
   http::Response Finish(const http::Request& req, const CachedResponse& c) const;
   void Count(int route, unsigned status, std::chrono::nanoseconds took);
-  static std::shared_ptr<CachedResponse> Seal(http::Response res, int route);
+  // The response with its ETag, Cache-Control and Vary, and its gzip when `gzip`.
+  static std::shared_ptr<CachedResponse> Seal(http::Response res, int route, bool gzip);
 
   const ReadOptions options_;
   const i18n::Messages& msgs_;

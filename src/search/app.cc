@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/daemon.h"
 #include "queue/reliable_queue.h"
@@ -28,12 +29,6 @@ std::vector<ShardAddress> ReadShards(const Config& config) {
     if (!item.empty()) out.push_back(ParseShardAddress(item));
   }
   return out;
-}
-
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 struct SiteInfo {
@@ -138,7 +133,7 @@ int RunSearch(const Config& config, const SearchCommand& cmd) {
   so.shards = ReadShards(config);
   auto searcher = Searcher::Open(so);
   if (!searcher.ok()) return fail(searcher.error(), 1);
-  auto result = searcher->Search(*request, NowEpoch());
+  auto result = searcher->Search(*request, UnixSeconds());
   if (!result.ok()) return fail(result.error(), 1);
   json::object out = SearchResultJson(*result, *request, sync::SiteLocale(lang, site->country));
   if (cmd.json) {

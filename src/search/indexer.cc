@@ -24,12 +24,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 double Since(Steady::time_point t) {
   return std::chrono::duration<double>(Steady::now() - t).count();
 }
@@ -181,7 +175,7 @@ class Indexer {
       } else if (item.rfind("venue:", 0) == 0) {
         // A venue's location is in its events' documents.
         int64_t venue = std::strtoll(item.c_str() + 6, nullptr, 10);
-        TQ_ASSIGN_OR_RETURN(std::vector<int64_t> at, source_.EventsAtVenue(venue, NowEpoch()));
+        TQ_ASSIGN_OR_RETURN(std::vector<int64_t> at, source_.EventsAtVenue(venue, UnixSeconds()));
         ids.insert(ids.end(), at.begin(), at.end());
       } else if (item == "sites" || item.rfind("cats", 0) == 0) {
         source_.Invalidate();  // new languages, renamed or moved categories
@@ -196,7 +190,7 @@ class Indexer {
     for (size_t i = 0; i < ids.size(); i += kSlice) {
       std::span<const int64_t> slice(ids.data() + i, std::min(kSlice, ids.size() - i));
       auto t0 = Steady::now();
-      TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs, source_.Build(slice, NowEpoch()));
+      TQ_ASSIGN_OR_RETURN(std::vector<EventDoc> docs, source_.Build(slice, UnixSeconds()));
       m_.seconds_build = m_.seconds_build + Since(t0);
       auto t1 = Steady::now();
       TQ_RETURN_IF_ERROR(writer_->Replace(slice, docs));
@@ -254,7 +248,7 @@ class Indexer {
       last_purge_ = now;
       TQ_ASSIGN_OR_RETURN(bool moved, FollowGeneration());
       (void)moved;
-      TQ_ASSIGN_OR_RETURN(size_t purged, writer_->PurgeBefore(NowEpoch()));
+      TQ_ASSIGN_OR_RETURN(size_t purged, writer_->PurgeBefore(UnixSeconds()));
       if (purged > 0) {
         TQ_RETURN_IF_ERROR(writer_->Commit());
         m_.purged += static_cast<int64_t>(purged);
@@ -357,7 +351,7 @@ Result<ReindexReport> Reindex(const IndexerOptions& o, const std::string& lang, 
     TQ_ASSIGN_OR_RETURN(report.copied, aside.CopyOtherLanguages(o.index_dir, live, lang));
   }
   ProjectionSource source(&client, sync::Keys(o.prefix));
-  const int64_t now = NowEpoch();
+  const int64_t now = UnixSeconds();
   TQ_ASSIGN_OR_RETURN(std::vector<int64_t> ids, source.UpcomingEvents(now));
   // Site language by site language, events in id order: documents arrive in document id
   // order (see index.h), so Xapian appends to its B-trees instead of inserting all over.
@@ -409,7 +403,7 @@ Result<ReindexReport> Reindex(const IndexerOptions& o, const std::string& lang, 
 Result<IndexVerifyReport> VerifyIndex(const IndexerOptions& o, std::ostream& out) {
   TQ_ASSIGN_OR_RETURN(redis::Client client, redis::Client::Connect(o.redis_url));
   ProjectionSource source(&client, sync::Keys(o.prefix));
-  const int64_t now = NowEpoch();
+  const int64_t now = UnixSeconds();
   TQ_ASSIGN_OR_RETURN(std::vector<int64_t> ids, source.UpcomingEvents(now));
   std::map<std::string, std::string> expected;  // unique term -> signature
   for (size_t i = 0; i < ids.size(); i += 100) {

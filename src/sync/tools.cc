@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/clock.h"
 #include "common/progress.h"
 #include "sync/lsn.h"
 
@@ -136,11 +137,7 @@ Result<RebuildStats> RebuildInSnapshot(db::Connection& c, redis::Client& redis,
 
 }  // namespace
 
-int64_t NowEpoch() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowEpoch() { return UnixSeconds(); }
 
 Result<RebuildStats> RebuildOnConnection(db::Connection& c, redis::Client& redis,
                                          Projector& projector, Writer& writer, const Scope& scope,

@@ -97,8 +97,19 @@ void SetHtmlHeaders(http::Response& res, std::string_view lang) {
 }
 
 std::string Gzip(std::string_view data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return "";
+  // One deflate state per thread, reset for each body: deflateInit2 allocates and clears
+  // about 256 KiB, more than compressing a page costs.
+  struct Stream {
+    z_stream zs{};
+    bool ok = false;
+    Stream() { ok = deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
+    ~Stream() {
+      if (ok) deflateEnd(&zs);
+    }
+  };
+  thread_local Stream stream;
+  if (!stream.ok || deflateReset(&stream.zs) != Z_OK) return "";
+  z_stream& zs = stream.zs;
   std::string out;
   out.resize(deflateBound(&zs, data.size()) + 32);
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -106,7 +117,6 @@ std::string Gzip(std::string_view data) {
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
   int rc = deflate(&zs, Z_FINISH);
-  deflateEnd(&zs);
   if (rc != Z_STREAM_END) return "";
   out.resize(zs.total_out);
   return out;

@@ -27,6 +27,10 @@ TEST(Web, GzipRoundTrips) {
   ASSERT_FALSE(z.empty());
   EXPECT_LT(z.size(), body.size() / 10);
   EXPECT_TRUE(Gunzip(z) == body);
+  // The thread's deflate state is reused: a second body comes out whole too.
+  std::string other = "{\"id\":1,\"title\":\"Концерт\"}";
+  EXPECT_EQ(Gunzip(Gzip(other)), other);
+  EXPECT_TRUE(Gunzip(Gzip(body)) == body);
 }
 
 TEST(Web, ETagsAreStrongAndMatchIfNoneMatchLists) {
