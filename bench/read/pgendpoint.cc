@@ -20,6 +20,7 @@
 // Unknown sites or languages and events the site does not show answer 404 with the API's
 // error shape. GET /healthz answers 200. SIGINT/SIGTERM stop it.
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -31,8 +32,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "db/pg.h"
 #include "http/response.h"
@@ -66,9 +65,10 @@ int64_t NowEpoch() {
 
 tq::Result<tq::db::Connection> Connect() {
   TQ_ASSIGN_OR_RETURN(auto c, tq::db::Connection::Open(g_url));
-  TQ_RETURN_IF_ERROR(c.Exec("SET application_name = 'taquilla-read-pgbench'; "
-                            "SET default_transaction_isolation = 'repeatable read'; "
-                            "SET default_transaction_read_only = on; SET jit = off"));
+  TQ_RETURN_IF_ERROR(
+      c.Exec("SET application_name = 'taquilla-read-pgbench'; "
+             "SET default_transaction_isolation = 'repeatable read'; "
+             "SET default_transaction_read_only = on; SET jit = off"));
   return c;
 }
 
@@ -79,9 +79,9 @@ struct ThreadState {
 };
 
 tq::http::Response NotFound(std::string_view what, std::string_view id, std::string_view site) {
-  return tq::http::ErrorResponse(
-      tq::MakeReason(tq::ErrorCode::kNotFound, "not_found", "There is no {} {} on the site '{}'.",
-                     what, id, site));
+  return tq::http::ErrorResponse(tq::MakeReason(tq::ErrorCode::kNotFound, "not_found",
+                                                "There is no {} {} on the site '{}'.", what, id,
+                                                site));
 }
 
 std::optional<int64_t> ParseId(std::string_view text) {
@@ -124,15 +124,15 @@ tq::http::Response Handle(const tq::http::Request& req, const tq::http::Peer&) {
   }
   auto s = g_sites.find(site);
   if (s == g_sites.end()) {
-    return tq::http::ErrorResponse(tq::MakeReason(tq::ErrorCode::kNotFound, "unknown_site",
-                                                  "There is no site '{}'.", site));
+    return tq::http::ErrorResponse(
+        tq::MakeReason(tq::ErrorCode::kNotFound, "unknown_site", "There is no site '{}'.", site));
   }
   if (lang.empty()) lang = s->second.default_language;
   if (std::find(s->second.languages.begin(), s->second.languages.end(), lang) ==
       s->second.languages.end()) {
-    return tq::http::ErrorResponse(
-        tq::MakeReason(tq::ErrorCode::kNotFound, "unknown_language",
-                       "The site '{}' is not offered in '{}'.", site, lang));
+    return tq::http::ErrorResponse(tq::MakeReason(tq::ErrorCode::kNotFound, "unknown_language",
+                                                  "The site '{}' is not offered in '{}'.", site,
+                                                  lang));
   }
   auto id = ParseId(id_text);
   if (!id) return NotFound("event", id_text, site);
@@ -142,7 +142,8 @@ tq::http::Response Handle(const tq::http::Request& req, const tq::http::Peer&) {
     auto c = Connect();
     if (!c.ok()) return tq::http::ErrorResponse(c.error());
     ts.conn.emplace(std::move(*c));
-    ts.projector = std::make_unique<tq::sync::Projector>(tq::sync::ProjectorOptions{});
+    ts.projector = std::make_unique<tq::sync::Projector>(
+        tq::sync::ProjectorOptions{.keys = tq::sync::Keys("tq:"), .grace_seconds = 86400});
   }
   auto states = ts.projector->Build(
       *ts.conn, {tq::sync::Unit::Event(*id), tq::sync::Unit::Offers(*id)}, NowEpoch());
