@@ -100,6 +100,7 @@ class Stack {
     Eventually([&] { return (status = TryReap(pid_)).has_value(); }, 120s);
     pid_ = 0;
     testing::RemoveTree(dir_);
+    std::remove((dir_ + ".log").c_str());
   }
 
  private:
