@@ -124,9 +124,8 @@ void ReadService::Route(std::string name, std::string pattern, BuildFn fn) {
                 const auto ticket = cache_.TakeTicket(SteadyClock::now());
                 Built b = fn(req, params);
                 const bool store = b.cacheable && !tl_bypass && options_.cache_bytes > 0;
-                auto sealed =
-                    Seal(std::move(b.res), index,
-                         store || web::AcceptsGzip(req[bhttp::field::accept_encoding]));
+                auto sealed = Seal(std::move(b.res), index,
+                                   store || web::AcceptsGzip(req[bhttp::field::accept_encoding]));
                 if (store) {
                   cache_.Insert(std::string(req.target()), std::move(b.deps), sealed, ticket,
                                 SteadyClock::now());
