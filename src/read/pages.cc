@@ -152,7 +152,7 @@ class Pages {
       return Built{std::move(res), {}, false};
     }
     Response res{status, 11};
-    web::SetHtmlHeaders(res, lang);
+    web::SetHtmlHeaders(res, lang, web::kReadCsp);
     res.body() = std::move(*html);
     return Built{std::move(res), std::move(deps), cacheable};
   }

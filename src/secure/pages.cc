@@ -30,7 +30,6 @@ namespace bhttp = http::bhttp;
 using Status_ = bhttp::status;
 
 using web::kCssPath;
-using web::kHtmlType;
 
 // ---------------------------------------------------------------- small pure helpers
 
@@ -338,14 +337,8 @@ class Pages : public std::enable_shared_from_this<Pages> {
   }
 
   static void SetHtmlHeaders(Response& res, const std::string& lang) {
-    res.set(bhttp::field::content_type, kHtmlType);
+    web::SetHtmlHeaders(res, lang, web::kSecureCsp);
     res.set(bhttp::field::cache_control, "no-store");
-    res.set(bhttp::field::content_language, lang);
-    res.set("Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'");
-    res.set("X-Content-Type-Options", "nosniff");
-    res.set("Referrer-Policy", "same-origin");
   }
 
   static Response Plain(Status_ status, std::string_view text) {

@@ -86,12 +86,10 @@ Result<std::string> RenderPage(std::string_view page, const boost::json::value& 
   return html;
 }
 
-void SetHtmlHeaders(http::Response& res, std::string_view lang) {
+void SetHtmlHeaders(http::Response& res, std::string_view lang, std::string_view csp) {
   res.set(bhttp::field::content_type, kHtmlType);
   res.set(bhttp::field::content_language, lang);
-  res.set("Content-Security-Policy",
-          "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
-          "connect-src 'self'; form-action *; frame-ancestors 'none'; base-uri 'none'");
+  res.set("Content-Security-Policy", csp);
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Referrer-Policy", "same-origin");
 }

@@ -30,9 +30,19 @@ boost::json::object NestedCatalog(const i18n::Messages::Catalog& catalog);
 // "content" partial. Errors: a missing or broken template (kInternal).
 Result<std::string> RenderPage(std::string_view page, const boost::json::value& data);
 
-// Content-Type, Content-Language and the security headers of an HTML page (a strict CSP:
-// no inline script or style, forms only to this origin).
-void SetHtmlHeaders(http::Response& res, std::string_view lang);
+// The secure app's pages: no script at all, forms only to this origin.
+inline constexpr std::string_view kSecureCsp =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'";
+// The read pages: same-origin script and fetches (search suggestions); forms may end on
+// the secure app's origin (the buy and login forms go there through a 303).
+inline constexpr std::string_view kReadCsp =
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+    "connect-src 'self'; form-action *; frame-ancestors 'none'; base-uri 'none'";
+
+// Content-Type, Content-Language and the security headers of an HTML page, with the
+// Content-Security-Policy `csp` (never inline script or style).
+void SetHtmlHeaders(http::Response& res, std::string_view lang, std::string_view csp);
 
 // gzip of `data` (level 6), or "" when compressing fails.
 std::string Gzip(std::string_view data);
