@@ -1,7 +1,7 @@
 // Replica: the read server's access to its Redis replica. Each thread that calls it gets
 // a connection of its own (made on first use, remade after an error), so handler threads
-// never share or wait for one. The site directory is parsed from {p}sites and kept until
-// the invalidation channel says the key changed (MarkSitesStale) or it is older than the
+// never share or wait for one. The site directory (sync/sites.h) is read from {p}sites and kept
+// until the invalidation channel says the key changed (MarkSitesStale) or it is older than the
 // freshness bound.
 //
 // Thread-safety: every method may be called from any thread.
@@ -18,32 +18,13 @@
 #include "common/result.h"
 #include "redis/client.h"
 #include "sync/keys.h"
+#include "sync/sites.h"
 
 namespace taquilla::read {
 
-struct SiteLanguage {
-  std::string code, name, direction;
-};
-
-struct Site {
-  std::string code, name, country, currency, timezone, default_language;
-  std::vector<SiteLanguage> languages;
-  bool Offers(std::string_view lang) const;
-};
-
-// The parsed {p}sites document. Immutable; shared between threads.
-class SiteDirectory {
- public:
-  static Result<std::shared_ptr<const SiteDirectory>> Parse(std::string_view json);
-  const Site* Find(std::string_view code) const;
-  const std::vector<Site>& sites() const { return sites_; }
-  // The document as stored (the API's /sites answer).
-  const std::string& json() const { return json_; }
-
- private:
-  std::vector<Site> sites_;
-  std::string json_;
-};
+using sync::Site;
+using sync::SiteDirectory;
+using sync::SiteLanguage;
 
 class Replica {
  public:

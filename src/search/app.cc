@@ -15,6 +15,7 @@
 #include "search/searcher.h"
 #include "stack/endpoints.h"
 #include "sync/projector.h"
+#include "sync/sites.h"
 
 namespace taquilla::search {
 namespace json = boost::json;
@@ -31,34 +32,17 @@ std::vector<ShardAddress> ReadShards(const Config& config) {
   return out;
 }
 
-struct SiteInfo {
-  std::string default_language, country;
-  std::vector<std::string> languages;
-};
-
-Result<SiteInfo> LookUpSite(const Config& config, const std::string& site) {
+// The site `code` from the site directory in Redis (the replica when one is configured).
+Result<sync::Site> LookUpSite(const Config& config, const std::string& code) {
   auto url = config.redis.replica_url.empty() ? stack::ResolveRedisMasterUrl(config)
                                               : Result<std::string>(config.redis.replica_url);
   if (!url.ok()) return url.error();
   TQ_ASSIGN_OR_RETURN(redis::Client client, redis::Client::Connect(*url));
   TQ_ASSIGN_OR_RETURN(redis::Reply r, client.Cmd("GET", config.redis.prefix + "sites"));
-  boost::system::error_code ec;
-  json::value v = json::parse(r.IsNil() ? std::string_view("{}") : r.str(), ec);
-  const json::value* sites = !ec && v.is_object() ? v.as_object().if_contains("sites") : nullptr;
-  if (sites != nullptr && sites->is_array()) {
-    for (const auto& s : sites->as_array()) {
-      const auto& o = s.as_object();
-      if (!o.contains("code") || o.at("code") != json::value(site)) continue;
-      SiteInfo info;
-      info.default_language = json::value_to<std::string>(o.at("default_language"));
-      info.country = json::value_to<std::string>(o.at("country"));
-      for (const auto& l : o.at("languages").as_array()) {
-        info.languages.push_back(json::value_to<std::string>(l.as_object().at("code")));
-      }
-      return info;
-    }
-  }
-  return MakeReason(ErrorCode::kNotFound, "unknown_site", "There is no site '{}'.", site);
+  TQ_ASSIGN_OR_RETURN(std::shared_ptr<const sync::SiteDirectory> dir,
+                      sync::SiteDirectory::Parse(r.IsNil() ? std::string_view() : r.str()));
+  if (const sync::Site* site = dir->Find(code)) return *site;
+  return MakeReason(ErrorCode::kNotFound, "unknown_site", "There is no site '{}'.", code);
 }
 
 std::string MoneyText(const json::value& v) {
@@ -117,7 +101,7 @@ int RunSearch(const Config& config, const SearchCommand& cmd) {
   auto site = LookUpSite(config, cmd.site);
   if (!site.ok()) return fail(site.error(), site.error().code == ErrorCode::kNotFound ? 2 : 1);
   const std::string lang = cmd.lang.empty() ? site->default_language : cmd.lang;
-  if (std::find(site->languages.begin(), site->languages.end(), lang) == site->languages.end()) {
+  if (!site->Offers(lang)) {
     return fail(
         MakeError(ErrorCode::kNotFound, "site '{}' does not offer language '{}'", cmd.site, lang),
         2);

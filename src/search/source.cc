@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "sync/sites.h"
+
 namespace taquilla::search {
 namespace json = boost::json;
 
@@ -20,21 +22,13 @@ Status ProjectionSource::LoadSites() {
     sites_loaded_ = true;
     return Ok();
   }
-  boost::system::error_code ec;
-  json::value v = json::parse(r.str(), ec);
-  const json::value* list = !ec && v.is_object() ? v.as_object().if_contains("sites") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return MakeError(ErrorCode::kInternal, "{} is not a site list", keys_.Sites());
-  }
-  for (const auto& s : list->as_array()) {
-    if (!s.is_object()) continue;
-    const json::value* code = s.as_object().if_contains("code");
-    const json::value* langs = s.as_object().if_contains("languages");
-    if (code == nullptr || !code->is_string() || langs == nullptr || !langs->is_array()) continue;
-    SiteLanguages sl{std::string(code->as_string()), {}};
-    for (const auto& l : langs->as_array()) {
-      const json::value* lc = l.is_object() ? l.as_object().if_contains("code") : &l;
-      if (lc != nullptr && lc->is_string()) sl.languages.emplace_back(lc->as_string());
+  auto dir = sync::SiteDirectory::Parse(r.str());
+  if (!dir.ok()) return MakeError(ErrorCode::kInternal, "{} is not a site list", keys_.Sites());
+  for (const sync::Site& site : (*dir)->sites()) {
+    if (site.code.empty()) continue;
+    SiteLanguages sl{site.code, {}};
+    for (const auto& l : site.languages) {
+      if (!l.code.empty()) sl.languages.push_back(l.code);
     }
     sites_.push_back(std::move(sl));
   }
