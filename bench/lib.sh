@@ -46,3 +46,20 @@ stop_up() {
                                    kill -TERM "$pid" 2>/dev/null || true; }
   wait "$pid" 2>/dev/null || true
 }
+
+# sync_caught_up PG_URL REDIS_PORT [PREFIX]: true when sync has applied PostgreSQL's current
+# WAL position to the Redis master on REDIS_PORT ({PREFIX}lsn, default tq:).
+sync_caught_up() {
+  local want have
+  want="$(psql "$1" -v ON_ERROR_STOP=1 -qAt -c \
+    "SELECT lpad(upper(to_hex((pg_current_wal_lsn() - '0/0')::bigint)), 16, '0')")"
+  have="$(redis-cli -p "$2" GET "${3:-tq:}lsn")"
+  [[ -n "$have" && ! "$have" < "$want" ]]
+}
+
+# search_drained BIN DATA_DIR: true when the stack's "search" queue is empty with nothing
+# in flight (the indexer has indexed everything queued).
+search_drained() {
+  "$1" queue stats --data-dir "$2" --group search 2>/dev/null |
+    awk '$1 == "search" { ok = ($2 == 0 && $4 == 0) } END { exit !ok }'
+}

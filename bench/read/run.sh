@@ -143,16 +143,8 @@ psqlq() { psql "$PG" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 # An idle stack: sync has applied PostgreSQL's current WAL position, and the indexer has
 # drained the search queue (its initial build would otherwise share the CPUs).
-caught_up() {
-  local want have
-  want="$(psqlq -c "SELECT lpad(upper(to_hex((pg_current_wal_lsn() - '0/0')::bigint)), 16, '0')")"
-  have="$(redis-cli -p "$MPORT" GET tq:lsn)"
-  [[ -n "$have" && ! "$have" < "$want" ]]
-}
-drained() {
-  "$BIN" queue stats --data-dir "$WORK" --group search 2>/dev/null |
-    awk '$1 == "search" { ok = ($2 == 0 && $4 == 0) } END { exit !ok }'
-}
+caught_up() { sync_caught_up "$PG" "$MPORT"; }
+drained() { search_drained "$BIN" "$WORK"; }
 deadline=$((SECONDS + 300))
 until caught_up && drained; do
   kill -0 "$UP_PID" 2>/dev/null || fail "taquilla up exited"

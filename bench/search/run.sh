@@ -88,16 +88,8 @@ psqlq() { psql "$PG" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 # Everything in PostgreSQL is in Redis (sync has applied the current WAL position), and
 # everything queued for the index is in it (the search queue is empty, nothing in flight).
-caught_up() {
-  local want have
-  want="$(psqlq -c "SELECT lpad(upper(to_hex((pg_current_wal_lsn() - '0/0')::bigint)), 16, '0')")"
-  have="$(redis-cli -p "$MPORT" GET tq:lsn)"
-  [[ -n "$have" && ! "$have" < "$want" ]]
-}
-drained() {
-  "$BIN" queue stats --data-dir "$WORK" --group search 2>/dev/null |
-    awk '$1 == "search" { ok = ($2 == 0 && $4 == 0) } END { exit !ok }'
-}
+caught_up() { sync_caught_up "$PG" "$MPORT"; }
+drained() { search_drained "$BIN" "$WORK"; }
 imetric() {
   curl -fsS --max-time 2 "$IMETRICS" 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'
 }

@@ -76,12 +76,7 @@ METRICS="$(json_get "$WORK/endpoints.json" sync_metrics)"
 MPORT="${MASTER##*:}"
 RPORT="${REPLICA##*:}"
 metric() { curl -fsS --max-time 2 "$METRICS" | awk -v m="$1" '$1 == m { print $2 }'; }
-caught_up() {  # sync has applied everything PostgreSQL has written
-  local want have
-  want="$(psql "$PG" -qAt -c "SELECT lpad(upper(replace(to_hex((pg_current_wal_lsn() - '0/0')::bigint), '', '')), 16, '0')")"
-  have="$(redis-cli -p "$MPORT" GET tq:lsn)"
-  [[ -n "$have" && ! "$have" < "$want" ]]
-}
+caught_up() { sync_caught_up "$PG" "$MPORT"; }  # sync has applied all PostgreSQL wrote
 wait_caught_up() {
   local deadline=$((SECONDS + ${1:-600}))
   until caught_up; do
