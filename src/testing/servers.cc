@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <random>
 
 #include "common/net.h"
 #include "common/process.h"
@@ -162,5 +164,16 @@ void RedisFixture::Start() {
 }
 
 std::string RedisFixture::url() const { return stack::RedisUrl(port_); }
+
+int FreePortBase(int count) {
+  std::mt19937 rng(static_cast<unsigned>(getpid()) * 7919u + static_cast<unsigned>(time(nullptr)));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int base = 20000 + static_cast<int>(rng() % 400) * 100;
+    bool free = true;
+    for (int i = 0; i < count && free; ++i) free = CheckPortFree("127.0.0.1", base + i).ok();
+    if (free) return base;
+  }
+  return 0;
+}
 
 }  // namespace taquilla::testing

@@ -57,6 +57,10 @@ class RedisFixture {
 // Returns the server's pid.
 Result<int> StartEphemeralRedis(const std::string& dir, int* port);
 
+// The first of `count` consecutive loopback ports (from 20000, in steps of 100) that are
+// all free right now, for a whole `taquilla up` stack; 0 when none is found.
+int FreePortBase(int count = 24);
+
 // A new directory under /tmp that the PostgreSQL OS user can traverse; removed by the
 // caller (or left for debugging when TAQUILLA_TEST_KEEP is set).
 std::string MakeTempDir(const std::string& prefix);

@@ -12,7 +12,6 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "common/files.h"
@@ -32,17 +31,6 @@ using testing::Eventually;
 using testing::HttpClient;
 using testing::HttpReply;
 using Steady = std::chrono::steady_clock;
-
-int FreePortBase() {
-  std::mt19937 rng(static_cast<unsigned>(getpid()) * 31u + static_cast<unsigned>(time(nullptr)));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + static_cast<int>(rng() % 400) * 100;
-    bool free = true;
-    for (int i = 0; i < 24 && free; ++i) free = CheckPortFree("127.0.0.1", base + i).ok();
-    if (free) return base;
-  }
-  return 0;
-}
 
 json::value ParseFile(const std::string& path) {
   auto text = ReadFile(path);
@@ -106,7 +94,11 @@ class Stack {
  private:
   Stack() {
     dir_ = testing::MakeTempDir("taquilla-read-e2e");
-    base_ = FreePortBase();
+    base_ = testing::FreePortBase();
+    if (base_ == 0) {
+      std::fprintf(stderr, "no free port range\n");
+      return;
+    }
     SpawnOptions o;
     o.argv = {testing::TaquillaBin(),
               "--set",

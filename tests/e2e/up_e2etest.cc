@@ -13,7 +13,6 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "common/files.h"
@@ -32,19 +31,6 @@ using namespace std::chrono_literals;
 std::string Bin() { return testing::TaquillaBin(); }
 
 using testing::Eventually;
-
-// A port base whose 24 ports are all free right now.
-int FreePortBase() {
-  std::mt19937 rng(static_cast<unsigned>(getpid()) * 7919u + static_cast<unsigned>(time(nullptr)));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + static_cast<int>(rng() % 400) * 100;
-    bool free = true;
-    for (int i = 0; i < 24 && free; ++i) free = CheckPortFree("127.0.0.1", base + i).ok();
-    if (free) return base;
-  }
-  ADD_FAILURE() << "no free port range";
-  return 0;
-}
 
 struct Up {
   std::string dir;
@@ -122,7 +108,8 @@ class UpTest : public ::testing::Test {
  protected:
   void SetUp() override {
     up_.dir = testing::MakeTempDir("taquilla-up");
-    up_.base = FreePortBase();
+    up_.base = testing::FreePortBase();
+    ASSERT_GT(up_.base, 0) << "no free port range";
     up_.log = up_.dir + ".log";
   }
   void TearDown() override {
