@@ -193,8 +193,8 @@ Response ReadService::Handle(const Request& req, const http::Peer& peer) {
 
 void ReadService::Count(int route, unsigned status, std::chrono::nanoseconds took) {
   Counters& c = counters_[static_cast<size_t>(route)];
-  size_t s = 12;
-  for (size_t i = 0; i < 12; ++i) {
+  size_t s = kStatuses.size();  // "other"
+  for (size_t i = 0; i < kStatuses.size(); ++i) {
     if (kStatuses[i] == status) {
       s = i;
       break;
@@ -219,11 +219,12 @@ std::string ReadService::Metrics() {
       "# HELP taquilla_read_requests_total Requests answered, by route and status.\n"
       "# TYPE taquilla_read_requests_total counter\n";
   for (size_t r = 0; r < routes_.size(); ++r) {
-    for (size_t s = 0; s < 13; ++s) {
+    for (size_t s = 0; s <= kStatuses.size(); ++s) {
       uint64_t n = counters_[r].by_status[s].load(std::memory_order_relaxed);
       if (n == 0) continue;
       out += fmt::format("taquilla_read_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
-                         routes_[r].name, s < 12 ? std::to_string(kStatuses[s]) : "other", n);
+                         routes_[r].name,
+                         s < kStatuses.size() ? std::to_string(kStatuses[s]) : "other", n);
     }
   }
   out +=

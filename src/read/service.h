@@ -91,13 +91,13 @@ class ReadService {
   std::vector<RouteInfo> routes_;
 
   static constexpr int kMaxRoutes = 48;
-  static constexpr std::array<unsigned, 14> kStatuses = {200, 301, 302, 303, 304, 400, 404,
-                                                         405, 413, 422, 500, 503, 0,   0};
+  static constexpr std::array<unsigned, 12> kStatuses = {200, 301, 302, 303, 304, 400,
+                                                         404, 405, 413, 422, 500, 503};
   static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                       0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
   struct Counters {
-    std::array<std::atomic<uint64_t>, 13> by_status{};  // kStatuses, then "other"
-    std::array<std::atomic<uint64_t>, 13> buckets{};    // kBuckets, then +Inf
+    std::array<std::atomic<uint64_t>, kStatuses.size() + 1> by_status{};  // then "other"
+    std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};     // then +Inf
     std::atomic<uint64_t> sum_ns{0};
   };
   std::array<Counters, kMaxRoutes> counters_;
